@@ -1,0 +1,288 @@
+/*
+ * The one file I/O module (see io.h). Fault injection costs one relaxed
+ * atomic load per call when nothing is armed, so it stays in release
+ * builds and the code tested is the code shipped.
+ */
+#include "util/io.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct fault {
+    atomic_uint_fast64_t calls;
+    atomic_uint_fast64_t fail_at; /* 0: disarmed */
+    atomic_int errnum;
+    atomic_int sticky;
+};
+
+static struct fault faults[IO_OP_COUNT_];
+
+void
+io_fault_arm(enum io_op op, uint64_t n, int errnum, int sticky)
+{
+    struct fault *f = &faults[op];
+    atomic_store(&f->errnum, errnum);
+    atomic_store(&f->sticky, sticky);
+    atomic_store(&f->fail_at, n ? atomic_load(&f->calls) + n : 0);
+}
+
+void
+io_fault_reset(void)
+{
+    for (int i = 0; i < IO_OP_COUNT_; i++)
+        atomic_store(&faults[i].fail_at, 0);
+}
+
+uint64_t
+io_op_count(enum io_op op)
+{
+    return atomic_load(&faults[op].calls);
+}
+
+/* Counts the call; returns the errno to fake, or 0 to go ahead. */
+static int
+injected(enum io_op op)
+{
+    struct fault *f = &faults[op];
+    uint64_t call = atomic_fetch_add(&f->calls, 1) + 1;
+    uint64_t at = atomic_load_explicit(&f->fail_at, memory_order_relaxed);
+    if (at == 0 || call < at)
+        return 0;
+    if (call == at || atomic_load(&f->sticky))
+        return atomic_load(&f->errnum);
+    return 0;
+}
+
+st_status
+io_open(const char *path, int flags, mode_t mode, int *fd, struct st_error *err)
+{
+    int e = injected(IO_OP_OPEN);
+    if (e)
+        return st_error_set(err, ST_IO, e, "open %s", path);
+    int f;
+    do
+        f = open(path, flags | O_CLOEXEC, mode);
+    while (f < 0 && errno == EINTR);
+    if (f < 0)
+        return st_error_set(err, ST_IO, errno, "open %s", path);
+    *fd = f;
+    return ST_OK;
+}
+
+st_status
+io_close(int fd, const char *path, struct st_error *err)
+{
+    if (fd < 0)
+        return ST_OK;
+    /* On Linux the fd is released even when close fails with EINTR, so
+     * retrying could close someone else's fd. */
+    if (close(fd) != 0 && errno != EINTR)
+        return st_error_set(err, ST_IO, errno, "close %s", path);
+    return ST_OK;
+}
+
+st_status
+io_write_all(int fd, const void *buf, size_t len, const char *path,
+             struct st_error *err)
+{
+    int e = injected(IO_OP_WRITE);
+    if (e)
+        return st_error_set(err, ST_IO, e, "write %s", path);
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return st_error_set(err, ST_IO, errno, "write %s", path);
+        p += n;
+        len -= (size_t)n;
+    }
+    return ST_OK;
+}
+
+st_status
+io_pread(int fd, void *buf, size_t len, uint64_t off, size_t *got,
+         const char *path, struct st_error *err)
+{
+    int e = injected(IO_OP_READ);
+    if (e)
+        return st_error_set(err, ST_IO, e, "read %s", path);
+    uint8_t *p = buf;
+    size_t done = 0;
+    while (done < len) {
+        ssize_t n = pread(fd, p + done, len - done, (off_t)(off + done));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return st_error_set(err, ST_IO, errno, "read %s at %llu", path,
+                                (unsigned long long)(off + done));
+        if (n == 0)
+            break;
+        done += (size_t)n;
+    }
+    *got = done;
+    return ST_OK;
+}
+
+st_status
+io_fsync(int fd, const char *path, struct st_error *err)
+{
+    int e = injected(IO_OP_FSYNC);
+    if (e)
+        return st_error_set(err, ST_IO, e, "fsync %s", path);
+    if (fdatasync(fd) != 0)
+        return st_error_set(err, ST_IO, errno, "fsync %s", path);
+    return ST_OK;
+}
+
+st_status
+io_fsync_dir(const char *dir, struct st_error *err)
+{
+    int e = injected(IO_OP_FSYNC);
+    if (e)
+        return st_error_set(err, ST_IO, e, "fsync %s", dir);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return st_error_set(err, ST_IO, errno, "open %s", dir);
+    st_status s = ST_OK;
+    if (fsync(fd) != 0)
+        s = st_error_set(err, ST_IO, errno, "fsync %s", dir);
+    close(fd);
+    return s;
+}
+
+st_status
+io_rename(const char *from, const char *to, struct st_error *err)
+{
+    int e = injected(IO_OP_RENAME);
+    if (e)
+        return st_error_set(err, ST_IO, e, "rename %s", from);
+    if (rename(from, to) != 0)
+        return st_error_set(err, ST_IO, errno, "rename %s to %s", from, to);
+    return ST_OK;
+}
+
+st_status
+io_unlink(const char *path, struct st_error *err)
+{
+    int e = injected(IO_OP_UNLINK);
+    if (e)
+        return st_error_set(err, ST_IO, e, "unlink %s", path);
+    if (unlink(path) != 0 && errno != ENOENT)
+        return st_error_set(err, ST_IO, errno, "unlink %s", path);
+    return ST_OK;
+}
+
+st_status
+io_ftruncate(int fd, uint64_t len, const char *path, struct st_error *err)
+{
+    int e = injected(IO_OP_TRUNCATE);
+    if (e)
+        return st_error_set(err, ST_IO, e, "truncate %s", path);
+    int r;
+    do
+        r = ftruncate(fd, (off_t)len);
+    while (r != 0 && errno == EINTR);
+    if (r != 0)
+        return st_error_set(err, ST_IO, errno, "truncate %s", path);
+    return ST_OK;
+}
+
+st_status
+io_file_size(int fd, uint64_t *size, const char *path, struct st_error *err)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return st_error_set(err, ST_IO, errno, "stat %s", path);
+    *size = (uint64_t)st.st_size;
+    return ST_OK;
+}
+
+st_status
+io_mkdir_p(const char *path, struct st_error *err)
+{
+    char buf[PATH_MAX];
+    size_t len = strlen(path);
+    if (len == 0 || len >= sizeof buf)
+        return st_error_set(err, ST_INVALID, 0, "bad directory path");
+    memcpy(buf, path, len + 1);
+    for (size_t i = 1; i <= len; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char c = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, 0750) != 0 && errno != EEXIST)
+            return st_error_set(err, ST_IO, errno, "mkdir %s", buf);
+        buf[i] = c;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+        return st_error_set(err, ST_IO, ENOTDIR, "mkdir %s", path);
+    return ST_OK;
+}
+
+st_status
+io_list_dir(const char *dir, io_dir_fn fn, void *arg, struct st_error *err)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return st_error_set(err, ST_IO, errno, "opendir %s", dir);
+    st_status s = ST_OK;
+    struct dirent *de;
+    while (s == ST_OK && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        s = fn(de->d_name, arg);
+    }
+    closedir(d);
+    return s;
+}
+
+st_status
+io_lock_dir(const char *dir, int *lock_fd, struct st_error *err)
+{
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/LOCK", dir) >= (int)sizeof path)
+        return st_error_set(err, ST_INVALID, 0, "path too long: %s", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return st_error_set(err, ST_IO, errno, "open %s", path);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return st_error_set(err, ST_BUSY, 0,
+                                "%s is locked: another stratad is using %s",
+                                path, dir);
+        return st_error_set(err, ST_IO, e, "flock %s", path);
+    }
+    *lock_fd = fd;
+    return ST_OK;
+}
+
+uint64_t
+io_dir_disk_bytes(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return 0;
+    uint64_t total = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        struct stat st;
+        if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+            S_ISREG(st.st_mode))
+            total += (uint64_t)st.st_blocks * 512;
+    }
+    closedir(d);
+    return total;
+}

@@ -1,0 +1,44 @@
+/*
+ * Helpers shared by the unit tests: temporary directories that are
+ * removed afterwards, and a small seeded PRNG whose seed is printed so
+ * that a failing randomized test can be replayed (STRATA_SEED=N).
+ */
+#ifndef STRATA_TESTS_TESTUTIL_H
+#define STRATA_TESTS_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/slice.h"
+
+/* Creates a fresh directory under $TMPDIR (or /tmp) and returns its path;
+ * the caller owns it and frees it with tu_tmpdir_remove(). Aborts the
+ * test program on failure (tests only). */
+char *tu_tmpdir_create(void);
+
+/* Removes the directory and everything below it, then frees 'path'. */
+void tu_tmpdir_remove(char *path);
+
+/* Joins 'dir' and 'name' into a new string the caller frees. */
+char *tu_path_join(const char *dir, const char *name);
+
+/* Reads/writes whole files; abort on failure. tu_read_file returns a
+ * malloc'd buffer the caller frees and sets *len. */
+uint8_t *tu_read_file(const char *path, size_t *len);
+void tu_write_file(const char *path, const uint8_t *data, size_t len);
+
+/* The seed for randomized tests: $STRATA_SEED when set, else 'dflt'.
+ * Prints "seed=N (replay with STRATA_SEED=N)" to stderr, tagged 'what'. */
+uint64_t tu_seed(const char *what, uint64_t dflt);
+
+/* xorshift64*: fast, deterministic for a given seed. */
+struct tu_rng {
+    uint64_t s;
+};
+void tu_rng_init(struct tu_rng *r, uint64_t seed);
+uint64_t tu_rng_next(struct tu_rng *r);
+/* Uniform in [0, n); n > 0. */
+uint64_t tu_rng_below(struct tu_rng *r, uint64_t n);
+void tu_rng_fill(struct tu_rng *r, uint8_t *buf, size_t len);
+
+#endif
