@@ -103,6 +103,8 @@ io_write_all(int fd, const void *buf, size_t len, const char *path,
             continue;
         if (n < 0)
             return st_error_set(err, ST_IO, errno, "write %s", path);
+        if (n == 0) /* no progress and no errno: do not spin */
+            return st_error_set(err, ST_IO, EIO, "write %s", path);
         p += n;
         len -= (size_t)n;
     }

@@ -3,6 +3,7 @@
 #include "util/log.h"
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -55,29 +56,42 @@ log_msg(enum log_level level, const char *fmt, ...)
     (void)w; /* nowhere left to report a failed log write */
 }
 
+/* Room a byte takes when shown: itself, or \xNN. */
+static size_t
+shown_len(uint8_t c)
+{
+    return c >= 0x20 && c < 0x7f && c != '\\' ? 1 : 4;
+}
+
 void
 log_escape(st_slice bytes, char *out, size_t cap)
 {
     static const size_t MAX_SHOWN = 48;
     static const char hex[] = "0123456789abcdef";
-    size_t o = 0;
+    static const char cut_mark[] = "...";
     if (cap == 0)
         return;
-    for (size_t i = 0; i < bytes.len && i < MAX_SHOWN; i++) {
+    /* Keep room for the mark and the NUL, so a cut key never looks like
+     * a whole one. */
+    size_t room = cap > sizeof cut_mark ? cap - sizeof cut_mark : 0;
+    size_t o = 0, i = 0;
+    for (; i < bytes.len && i < MAX_SHOWN; i++) {
         uint8_t c = bytes.ptr[i];
-        if (o + 5 >= cap)
+        bool last = i + 1 == bytes.len;
+        /* The last byte may use the mark's room: nothing follows it. */
+        if (o + shown_len(c) > (last ? cap - 1 : room))
             break;
-        if (c >= 0x20 && c < 0x7f && c != '\\') {
+        if (shown_len(c) == 1) {
             out[o++] = (char)c;
-        } else {
-            out[o++] = '\\';
-            out[o++] = 'x';
-            out[o++] = hex[c >> 4];
-            out[o++] = hex[c & 15];
+            continue;
         }
+        out[o++] = '\\';
+        out[o++] = 'x';
+        out[o++] = hex[c >> 4];
+        out[o++] = hex[c & 15];
     }
-    if (bytes.len > MAX_SHOWN && o + 4 < cap) {
-        memcpy(out + o, "...", 3);
+    if (i < bytes.len && o + 3 < cap) { /* too tiny a cap: no mark */
+        memcpy(out + o, cut_mark, 3);
         o += 3;
     }
     out[o] = '\0';
