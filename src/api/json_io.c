@@ -12,6 +12,7 @@
 struct body_shape {
     size_t members;
     bool lone_surrogate;
+    bool raw_control; /* json-c lets unescaped U+0000-U+001F through */
 };
 
 static int
@@ -59,13 +60,15 @@ check_unicode_escape(const uint8_t *p, size_t avail, bool *lone)
 static struct body_shape
 scan_body(st_slice body)
 {
-    struct body_shape shape = {0, false};
+    struct body_shape shape = {0, false, false};
     int depth = 0;
     bool in_string = false, empty_object = true;
     for (size_t i = 0; i < body.len; i++) {
         uint8_t c = body.ptr[i];
         if (in_string) {
-            if (c == '"')
+            if (c < 0x20)
+                shape.raw_control = true;
+            else if (c == '"')
                 in_string = false;
             else if (c == '\\' && i + 1 < body.len && body.ptr[i + 1] == 'u')
                 i += check_unicode_escape(body.ptr + i, body.len - i,
@@ -162,12 +165,23 @@ check_set_object(json_object *obj, st_slice body, const char **why)
         *why = "lone UTF-16 surrogate escape in a string";
         return ST_INVALID;
     }
+    if (shape.raw_control) {
+        *why = "unescaped control character in a string";
+        return ST_INVALID;
+    }
     return ST_OK;
 }
 
 st_status
 json_decode_set_body(st_slice body, struct st_buf *value, const char **why)
 {
+    /* json-c's UTF-8 check lets overlongs, encoded surrogates and code
+     * points past U+10FFFF through; such bytes could not be sent back as
+     * JSON, so the whole body is checked first. */
+    if (!json_utf8_valid(body)) {
+        *why = "body is not valid UTF-8";
+        return ST_INVALID;
+    }
     json_object *obj = parse_strict(body, why);
     if (obj == NULL)
         return ST_INVALID;
