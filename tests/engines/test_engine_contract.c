@@ -267,11 +267,15 @@ random_step(struct run *r)
         do_delete(r, i);
     else if (dice < 980 && r->ops->scan != NULL)
         do_scan(r);
-    else if (dice < 995)
+    else if (dice < 980)
+        check_get(r, i);
+    else if (dice < 983)
         do_compact(r);
-    else {
+    else if (dice < 995) {
         engine_reopen(r);
         check_all(r);
+    } else {
+        check_get(r, i);
     }
 }
 

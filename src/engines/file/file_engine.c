@@ -1,0 +1,470 @@
+/*
+ * The file engine's operations (DDIA 3.1 "Hash Indexes", Bitcask; format
+ * in docs/file-format.md). Invariants:
+ *   - the index points only at records that were fully written (and,
+ *     under sync=always, fsynced) before it was updated;
+ *   - every record has a seq above all earlier ones, so replay can pick
+ *     each key's newest record from any file order;
+ *   - after a failed fsync nothing is written again until restart.
+ * Locking is described in file_engine_impl.h.
+ */
+#include "engines/file/file_engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engines/file/file_engine_impl.h"
+#include "engines/file/file_merge.h"
+#include "util/log.h"
+
+static struct file_engine *
+from_base(struct engine *e)
+{
+    return (struct file_engine *)e;
+}
+
+struct file_seg_ref *
+file_engine_find_seg(struct file_engine *fe, uint64_t id)
+{
+    size_t lo = 0, hi = fe->nsegs;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (fe->segs[mid].id == id)
+            return &fe->segs[mid];
+        if (fe->segs[mid].id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+st_status
+file_engine_add_seg(struct file_engine *fe, struct file_segment *seg,
+                    uint64_t hint_bytes)
+{
+    if (fe->nsegs == fe->segs_cap) {
+        size_t cap = fe->segs_cap ? fe->segs_cap * 2 : 16;
+        struct file_seg_ref *p = realloc(fe->segs, cap * sizeof *p);
+        if (p == NULL)
+            return ST_NOMEM;
+        fe->segs = p;
+        fe->segs_cap = cap;
+    }
+    uint64_t id = file_segment_id(seg);
+    size_t i = fe->nsegs;
+    while (i > 0 && fe->segs[i - 1].id > id)
+        i--;
+    memmove(&fe->segs[i + 1], &fe->segs[i], (fe->nsegs - i) * sizeof *fe->segs);
+    fe->segs[i] = (struct file_seg_ref){seg, id, 0, hint_bytes};
+    fe->nsegs++;
+    fe->active = fe->segs[fe->nsegs - 1].seg;
+    return ST_OK;
+}
+
+void
+file_engine_add_dead(struct file_engine *fe, uint64_t id, uint64_t len)
+{
+    struct file_seg_ref *ref = file_engine_find_seg(fe, id);
+    if (ref != NULL)
+        ref->dead_bytes += len;
+}
+
+void
+file_engine_go_readonly(struct file_engine *fe, const struct st_error *why)
+{
+    if (atomic_load(&fe->readonly))
+        return;
+    fe->ro_err = *why;
+    atomic_store(&fe->readonly, true);
+    log_error("file: read-only until restart after: %s", why->msg);
+}
+
+st_status
+file_engine_readonly_error(struct file_engine *fe, struct st_error *err)
+{
+    return st_error_set(err, ST_READONLY, 0,
+                        "file engine is read-only until restart (%s)",
+                        fe->ro_err.msg);
+}
+
+st_status
+file_engine_roll_locked(struct file_engine *fe, uint64_t gap,
+                        struct st_error *err)
+{
+    /* The old segment is synced before the new one exists, under every
+     * sync policy: a closed segment is then always whole on disk, so only
+     * the newest can have a torn tail (PITFALLS: keep log prefix order). */
+    struct st_error e = {0};
+    if (file_segment_sync(fe->active, &e) != ST_OK) {
+        file_engine_go_readonly(fe, &e);
+        if (err != NULL)
+            *err = e;
+        return ST_IO;
+    }
+    uint64_t id = fe->next_id + gap;
+    struct file_segment *seg = NULL;
+    st_status s = file_segment_create(fe->dir, id, &seg, err);
+    if (s != ST_OK)
+        return s;
+    pthread_rwlock_wrlock(&fe->lock);
+    s = file_engine_add_seg(fe, seg, 0);
+    pthread_rwlock_unlock(&fe->lock);
+    if (s != ST_OK) {
+        file_segment_close(seg);
+        return st_error_set(err, s, 0, "file engine: no memory");
+    }
+    fe->next_id = id + 1;
+    return ST_OK;
+}
+
+/* Appends one record to the active segment (rolling first when it is
+ * full) and fills 'loc' with where it went. REQUIRES: write_mu. */
+static st_status
+append_locked(struct file_engine *fe, enum file_rec_type type, st_slice key,
+              st_slice val, struct file_loc *loc, struct st_error *err)
+{
+    if (atomic_load(&fe->readonly))
+        return file_engine_readonly_error(fe, err);
+    if (file_segment_size(fe->active) >= fe->opt.segment_bytes) {
+        st_status s = file_engine_roll_locked(fe, 0, err);
+        if (s != ST_OK)
+            return s;
+    }
+    size_t len = (size_t)file_record_len(key.len, val.len);
+    fe->enc.len = 0;
+    if (!st_buf_reserve(&fe->enc, len))
+        return st_error_set(err, ST_NOMEM, 0, "file engine: no memory");
+    uint64_t seq = fe->next_seq;
+    file_record_encode(fe->enc.ptr, type, seq, key, val);
+
+    bool broken = false;
+    uint64_t off = 0;
+    struct st_error e = {0};
+    st_status s = file_segment_append(
+        fe->active, st_slice_make(fe->enc.ptr, len), &off, &broken, &e);
+    /* A failed write was cut back; if even the cut failed the tail is
+     * unknown and nothing more may be appended behind it. */
+    if (s != ST_OK && broken)
+        file_engine_go_readonly(fe, &e);
+    /* A failed fsync is fatal for writes: the kernel may have dropped the
+     * pages, so a later fsync could "succeed" without them. */
+    if (s == ST_OK && fe->opt.sync == ENGINE_SYNC_ALWAYS) {
+        s = file_segment_sync(fe->active, &e);
+        if (s != ST_OK)
+            file_engine_go_readonly(fe, &e);
+    }
+    if (s != ST_OK) {
+        if (err != NULL)
+            *err = e;
+        return s;
+    }
+    fe->next_seq = seq + 1;
+    *loc = (struct file_loc){seq, file_segment_id(fe->active), off,
+                             (uint32_t)val.len, false};
+    return ST_OK;
+}
+
+/* Points 'key' at 'loc' and counts what it replaced as dead.
+ * REQUIRES: write_mu and lock for writing. */
+static st_status
+index_put_locked(struct file_engine *fe, st_slice key,
+                 const struct file_loc *loc)
+{
+    struct file_loc old;
+    bool had_old = false;
+    st_status s = file_index_put(fe->index, key, loc, &old, &had_old);
+    if (s == ST_OK && had_old)
+        file_engine_add_dead(fe, old.seg_id, file_loc_rec_len(&old, key.len));
+    return s;
+}
+
+static st_status
+check_lens(st_slice key, st_slice val, struct st_error *err)
+{
+    if (key.len == 0 || key.len > FILE_MAX_LEN || val.len > FILE_MAX_LEN)
+        return st_error_set(err, ST_INVALID, 0,
+                            "file engine: key of %zu or value of %zu bytes "
+                            "does not fit a record (1..%llu bytes)",
+                            key.len, val.len, (unsigned long long)FILE_MAX_LEN);
+    return ST_OK;
+}
+
+static st_status
+file_set(struct engine *e, st_slice key, st_slice val, struct st_error *err)
+{
+    struct file_engine *fe = from_base(e);
+    st_status s = check_lens(key, val, err);
+    if (s != ST_OK)
+        return s;
+    struct file_loc loc;
+    pthread_mutex_lock(&fe->write_mu);
+    s = append_locked(fe, FILE_REC_PUT, key, val, &loc, err);
+    if (s == ST_OK) {
+        pthread_rwlock_wrlock(&fe->lock);
+        s = index_put_locked(fe, key, &loc);
+        pthread_rwlock_unlock(&fe->lock);
+        /* The record is on disk but the index could not take it: the
+         * next open will serve it, so stop writing rather than answer
+         * differently before and after a restart. */
+        if (s != ST_OK) {
+            struct st_error nomem = {ST_NOMEM, 0, "no memory for the index"};
+            file_engine_go_readonly(fe, &nomem);
+            st_error_set(err, s, 0, "file engine: no memory for the index");
+        }
+    }
+    pthread_mutex_unlock(&fe->write_mu);
+    return s;
+}
+
+static st_status
+file_delete(struct engine *e, st_slice key, struct st_error *err)
+{
+    struct file_engine *fe = from_base(e);
+    st_status s = check_lens(key, st_slice_make(NULL, 0), err);
+    if (s != ST_OK)
+        return s;
+    struct file_loc loc, old;
+    pthread_mutex_lock(&fe->write_mu);
+    /* Under write_mu no one else can add or remove keys, so the answer
+     * holds until the tombstone is in the index. */
+    pthread_rwlock_rdlock(&fe->lock);
+    bool found = file_index_get(fe->index, key, &old);
+    pthread_rwlock_unlock(&fe->lock);
+    if (!found)
+        s = ST_NOT_FOUND;
+    else
+        s = append_locked(fe, FILE_REC_TOMBSTONE, key, st_slice_make(NULL, 0),
+                          &loc, err);
+    if (s == ST_OK) {
+        pthread_rwlock_wrlock(&fe->lock);
+        /* Re-read: a merge may have moved the old record meanwhile. */
+        if (file_index_get(fe->index, key, &old))
+            file_engine_add_dead(fe, old.seg_id,
+                                 file_loc_rec_len(&old, key.len));
+        hashmap_delete(fe->index, key);
+        /* The tombstone itself is dead weight from the start: a merge
+         * drops it. */
+        file_engine_add_dead(fe, loc.seg_id, file_loc_rec_len(&loc, key.len));
+        pthread_rwlock_unlock(&fe->lock);
+    }
+    pthread_mutex_unlock(&fe->write_mu);
+    return s;
+}
+
+static st_status
+file_get(struct engine *e, st_slice key, struct st_buf *val,
+         struct st_error *err)
+{
+    struct file_engine *fe = from_base(e);
+    struct file_loc loc;
+    struct file_record rec;
+    st_status s = ST_NOT_FOUND;
+    pthread_rwlock_rdlock(&fe->lock);
+    if (file_index_get(fe->index, key, &loc)) {
+        struct file_seg_ref *ref = file_engine_find_seg(fe, loc.seg_id);
+        /* The read stays under the read lock so a merge cannot close the
+         * segment between the lookup and the pread. */
+        s = ref == NULL ? st_error_set(err, ST_CORRUPT, 0,
+                                       "file engine: index names missing "
+                                       "segment %llu",
+                                       (unsigned long long)loc.seg_id)
+                        : file_segment_read(ref->seg, loc.off,
+                                            file_loc_rec_len(&loc, key.len),
+                                            val, &rec, err);
+        /* The CRC proved the bytes are a record; these prove it is the
+         * record the index meant. Never a wrong value. */
+        if (s == ST_OK && (rec.type != FILE_REC_PUT || rec.seq != loc.seq ||
+                           !st_slice_equal(rec.key, key)))
+            s = st_error_set(err, ST_CORRUPT, 0,
+                             "%s: record at offset %llu is not the one the "
+                             "index points at",
+                             file_segment_path(ref->seg),
+                             (unsigned long long)loc.off);
+    }
+    pthread_rwlock_unlock(&fe->lock);
+    if (s == ST_OK) {
+        memmove(val->ptr, rec.val.ptr, rec.val.len);
+        val->len = rec.val.len;
+    }
+    return s;
+}
+
+static st_status
+file_compact(struct engine *e, struct st_error *err)
+{
+    return file_merge_run(from_base(e), true, err);
+}
+
+static void
+file_stats(struct engine *e, engine_stat_fn fn, void *arg)
+{
+    struct file_engine *fe = from_base(e);
+    uint64_t keys, live = 0, dead = 0, disk = 0, segs;
+    pthread_rwlock_rdlock(&fe->lock);
+    keys = hashmap_count(fe->index);
+    segs = fe->nsegs;
+    for (size_t i = 0; i < fe->nsegs; i++) {
+        uint64_t size = file_segment_size(fe->segs[i].seg);
+        disk += size + fe->segs[i].hint_bytes;
+        dead += fe->segs[i].dead_bytes;
+        live += size - FILE_HEADER_LEN - fe->segs[i].dead_bytes;
+    }
+    pthread_rwlock_unlock(&fe->lock);
+    fn(arg, "keys", keys);
+    fn(arg, "live_data_bytes", live);
+    fn(arg, "dead_bytes", dead);
+    fn(arg, "disk_bytes", disk);
+    fn(arg, "segments", segs);
+    fn(arg, "merges", atomic_load(&fe->merges));
+    fn(arg, "replayed_records", fe->replayed);
+    fn(arg, "hint_files_used", fe->hints_used);
+    fn(arg, "read_only", atomic_load(&fe->readonly));
+}
+
+/* The background merger: wakes every MERGE_POLL_MS (or when told to
+ * stop) and merges when enough of the closed segments is dead. */
+static const long MERGE_POLL_MS = 100;
+
+static void *
+merge_thread(void *arg)
+{
+    struct file_engine *fe = arg;
+    pthread_mutex_lock(&fe->bg_mu);
+    while (!fe->bg_stop) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += MERGE_POLL_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&fe->bg_cond, &fe->bg_mu, &until);
+        if (fe->bg_stop)
+            break;
+        pthread_mutex_unlock(&fe->bg_mu);
+        struct st_error err = {0};
+        if (!atomic_load(&fe->readonly) &&
+            file_merge_run(fe, false, &err) != ST_OK)
+            log_warn("file: background merge failed: %s", err.msg);
+        pthread_mutex_lock(&fe->bg_mu);
+    }
+    pthread_mutex_unlock(&fe->bg_mu);
+    return NULL;
+}
+
+static void
+stop_merge_thread(struct file_engine *fe)
+{
+    if (!fe->bg_running)
+        return;
+    pthread_mutex_lock(&fe->bg_mu);
+    fe->bg_stop = true;
+    pthread_cond_signal(&fe->bg_cond);
+    pthread_mutex_unlock(&fe->bg_mu);
+    pthread_join(fe->bg_thread, NULL);
+    fe->bg_running = false;
+}
+
+static void
+destroy(struct file_engine *fe)
+{
+    for (size_t i = 0; i < fe->nsegs; i++)
+        file_segment_close(fe->segs[i].seg);
+    free(fe->segs);
+    hashmap_destroy(fe->index);
+    st_buf_free(&fe->enc);
+    pthread_cond_destroy(&fe->bg_cond);
+    pthread_mutex_destroy(&fe->bg_mu);
+    pthread_rwlock_destroy(&fe->lock);
+    pthread_mutex_destroy(&fe->write_mu);
+    pthread_mutex_destroy(&fe->merge_mu);
+    free(fe->dir);
+    free(fe);
+}
+
+static st_status
+file_close(struct engine *e, struct st_error *err)
+{
+    if (e == NULL)
+        return ST_OK;
+    struct file_engine *fe = from_base(e);
+    stop_merge_thread(fe);
+    st_status s = ST_OK;
+    /* Under sync=none this is where the OS is asked to write back; after
+     * a failed fsync the file must not be synced again. */
+    if (!atomic_load(&fe->readonly) && fe->active != NULL)
+        s = file_segment_sync(fe->active, err);
+    destroy(fe);
+    return s;
+}
+
+static struct file_engine *
+engine_create(const char *dir, const struct engine_options *opt)
+{
+    struct file_engine *fe = calloc(1, sizeof *fe);
+    if (fe == NULL)
+        return NULL;
+    fe->dir = strdup(dir);
+    fe->index = hashmap_create();
+    if (fe->dir == NULL || fe->index == NULL) {
+        hashmap_destroy(fe->index);
+        free(fe->dir);
+        free(fe);
+        return NULL;
+    }
+    /* Locks and condition variables with default attributes cannot fail
+     * to initialise on Linux (glibc returns 0). */
+    pthread_mutex_init(&fe->merge_mu, NULL);
+    pthread_mutex_init(&fe->write_mu, NULL);
+    pthread_rwlock_init(&fe->lock, NULL);
+    pthread_mutex_init(&fe->bg_mu, NULL);
+    pthread_cond_init(&fe->bg_cond, NULL);
+    fe->base.ops = &file_engine_ops;
+    fe->opt = *opt;
+    /* A segment must hold its header and at least one record. */
+    if (fe->opt.segment_bytes < FILE_HEADER_LEN + FILE_REC_HEADER_LEN)
+        fe->opt.segment_bytes = FILE_HEADER_LEN + FILE_REC_HEADER_LEN;
+    if (fe->opt.merge_dead_pct > 100)
+        fe->opt.merge_dead_pct = 100;
+    fe->next_seq = 1;
+    fe->next_id = 1;
+    return fe;
+}
+
+static st_status
+file_open(const char *dir, const struct engine_options *opt,
+          struct engine **out, struct st_error *err)
+{
+    struct file_engine *fe = engine_create(dir, opt);
+    if (fe == NULL)
+        return st_error_set(err, ST_NOMEM, 0, "file engine: no memory");
+    st_status s = file_replay(fe, err);
+    if (s == ST_OK && fe->opt.background) {
+        int rc = pthread_create(&fe->bg_thread, NULL, merge_thread, fe);
+        if (rc != 0)
+            s = st_error_set(err, ST_IO, rc, "file engine: merge thread");
+        fe->bg_running = rc == 0;
+    }
+    if (s != ST_OK) {
+        destroy(fe);
+        return s;
+    }
+    *out = &fe->base;
+    return ST_OK;
+}
+
+const struct engine_ops file_engine_ops = {
+    .name = "file",
+    .sorted = false,
+    .persistent = true,
+    .open = file_open,
+    .get = file_get,
+    .set = file_set,
+    .del = file_delete,
+    .scan = NULL,
+    .compact = file_compact,
+    .stats = file_stats,
+    .close = file_close,
+};
