@@ -13,6 +13,7 @@
 #include <fcgiapp.h>
 #include <stdio.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,9 +32,20 @@ struct gate {
     bool closed;
 };
 
+struct fcgi_server;
+
+struct worker {
+    struct fcgi_server *srv;
+    pthread_t tid;
+    /* The connection this thread last served (-1: none yet), so stop()
+     * can end kept-alive connections that would otherwise hold the thread
+     * until nginx closes them. */
+    atomic_int conn_fd;
+};
+
 struct fcgi_server {
     struct fcgi_server_config cfg;
-    pthread_t *threads;
+    struct worker *workers;
     unsigned started;
     unsigned finished; /* guarded by gate.mu */
     struct gate gate;
@@ -185,7 +197,8 @@ stopping(struct fcgi_server *srv)
 static void *
 worker_main(void *arg)
 {
-    struct fcgi_server *srv = arg;
+    struct worker *w = arg;
+    struct fcgi_server *srv = w->srv;
     FCGX_Request req;
     struct api_context ctx;
     struct st_buf body = {0};
@@ -194,6 +207,7 @@ worker_main(void *arg)
     for (;;) {
         int rc = FCGX_Accept_r(&req);
         if (rc >= 0) {
+            atomic_store(&w->conn_fd, req.ipcFd);
             serve(srv, &req, &ctx, &body);
             continue;
         }
@@ -224,18 +238,21 @@ fcgi_server_start(const struct fcgi_server_config *cfg,
     if (FCGX_Init() != 0)
         return st_error_set(err, ST_IO, 0, "FCGX_Init failed");
     struct fcgi_server *srv = calloc(1, sizeof *srv);
-    pthread_t *threads = calloc(cfg->threads, sizeof *threads);
-    if (srv == NULL || threads == NULL) {
+    struct worker *workers = calloc(cfg->threads, sizeof *workers);
+    if (srv == NULL || workers == NULL) {
         free(srv);
-        free(threads);
+        free(workers);
         return st_error_set(err, ST_NOMEM, 0, "fcgi: no memory");
     }
     srv->cfg = *cfg;
-    srv->threads = threads;
+    srv->workers = workers;
     pthread_mutex_init(&srv->gate.mu, NULL);
     pthread_cond_init(&srv->gate.idle, NULL);
     for (; srv->started < cfg->threads; srv->started++) {
-        int e = pthread_create(&threads[srv->started], NULL, worker_main, srv);
+        struct worker *w = &workers[srv->started];
+        w->srv = srv;
+        atomic_init(&w->conn_fd, -1);
+        int e = pthread_create(&w->tid, NULL, worker_main, w);
         if (e != 0) {
             st_error_set(err, ST_NOMEM, e, "pthread_create");
             fcgi_server_stop(srv, 1000);
@@ -272,6 +289,37 @@ none_in_flight(struct fcgi_server *srv)
     return srv->gate.in_flight == 0;
 }
 
+static struct timespec
+deadline_after(unsigned ms)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    t.tv_sec += ms / 1000;
+    t.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (t.tv_nsec >= 1000000000) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000;
+    }
+    return t;
+}
+
+/* Ends the read side of every connection a thread holds: a thread parked
+ * on a kept-alive connection then reads end-of-file, and libfcgi closes
+ * it and goes back to accept(), which fails on the shut listening socket.
+ * Only the read side, so an answer being written still goes out. An fd
+ * that was closed and reused meanwhile is at worst another connection of
+ * this worker, which is being ended anyway, or a file, which shutdown()
+ * refuses with ENOTSOCK. */
+static void
+end_kept_connections(struct fcgi_server *srv)
+{
+    for (unsigned i = 0; i < srv->started; i++) {
+        int fd = atomic_load(&srv->workers[i].conn_fd);
+        if (fd >= 0)
+            shutdown(fd, SHUT_RD);
+    }
+}
+
 void
 fcgi_server_stop(struct fcgi_server *srv, unsigned grace_ms)
 {
@@ -282,14 +330,11 @@ fcgi_server_stop(struct fcgi_server *srv, unsigned grace_ms)
     /* Wakes every thread blocked in accept(); closing the fd would not. */
     shutdown(srv->cfg.listen_fd, SHUT_RDWR);
 
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += grace_ms / 1000;
-    deadline.tv_nsec += (long)(grace_ms % 1000) * 1000000;
-    if (deadline.tv_nsec >= 1000000000) {
-        deadline.tv_sec++;
-        deadline.tv_nsec -= 1000000000;
-    }
+    struct timespec deadline = deadline_after(grace_ms);
+    /* Requests in flight finish first; only then are idle connections
+     * ended, so no request is cut while it is being read. */
+    wait_until(srv, &deadline, none_in_flight);
+    end_kept_connections(srv);
     if (!wait_until(srv, &deadline, all_finished)) {
         unsigned left = srv->started - srv->finished;
         log_warn("fcgi: %u threads still hold kept-alive connections; "
@@ -301,9 +346,9 @@ fcgi_server_stop(struct fcgi_server *srv, unsigned grace_ms)
         return;
     }
     for (unsigned i = 0; i < srv->started; i++)
-        pthread_join(srv->threads[i], NULL);
+        pthread_join(srv->workers[i].tid, NULL);
     pthread_mutex_destroy(&srv->gate.mu);
     pthread_cond_destroy(&srv->gate.idle);
-    free(srv->threads);
+    free(srv->workers);
     free(srv);
 }
