@@ -1,9 +1,13 @@
 /*
  * The one file I/O module (see io.h). Fault injection costs one relaxed
  * atomic load per call when nothing is armed, so it stays in release
- * builds and the code tested is the code shipped.
+ * builds and the code tested is the code shipped. The power-loss model
+ * (io_crash.c, docs/crash-testing.md) hooks in the same way: each call
+ * brackets its system call with io_crash_enter() and io_crash_leave()
+ * only when io_crash_active().
  */
 #include "util/io.h"
+#include "util/io_crash.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -47,6 +51,24 @@ io_op_count(enum io_op op)
     return atomic_load(&faults[op].calls);
 }
 
+/* Counts the call toward an armed crash point and notes it in the
+ * power-loss model; returns the errno to fake, or 0 to go ahead. */
+static int
+crash_enter(struct io_crash_call *c)
+{
+    if (!io_crash_active())
+        return 0;
+    return io_crash_enter(c);
+}
+
+/* Records the call's outcome in the model, when crash_enter() noted it. */
+static inline void
+crash_leave(struct io_crash_call *c, bool ok, int fd)
+{
+    if (c->entered)
+        io_crash_leave(c, ok, fd);
+}
+
 /* Counts the call; returns the errno to fake, or 0 to go ahead. */
 static int
 injected(enum io_op op)
@@ -64,15 +86,21 @@ injected(enum io_op op)
 st_status
 io_open(const char *path, int flags, mode_t mode, int *fd, struct st_error *err)
 {
+    struct io_crash_call cc = {
+        .kind = IO_CRASH_CALL_OPEN, .path = path, .flags = flags};
     int e = injected(IO_OP_OPEN);
+    if (e == 0)
+        e = crash_enter(&cc);
     if (e)
         return st_error_set(err, ST_IO, e, "open %s", path);
     int f;
     do
         f = open(path, flags | O_CLOEXEC, mode);
     while (f < 0 && errno == EINTR);
+    e = errno;
+    crash_leave(&cc, f >= 0, f);
     if (f < 0)
-        return st_error_set(err, ST_IO, errno, "open %s", path);
+        return st_error_set(err, ST_IO, e, "open %s", path);
     *fd = f;
     return ST_OK;
 }
@@ -82,20 +110,40 @@ io_close(int fd, const char *path, struct st_error *err)
 {
     if (fd < 0)
         return ST_OK;
+    struct io_crash_call cc = {.kind = IO_CRASH_CALL_CLOSE, .fd = fd};
+    crash_enter(&cc); /* never fails: the fd is released in any case */
     /* On Linux the fd is released even when close fails with EINTR, so
      * retrying could close someone else's fd. */
-    if (close(fd) != 0 && errno != EINTR)
-        return st_error_set(err, ST_IO, errno, "close %s", path);
+    int r = close(fd), e = errno;
+    crash_leave(&cc, r == 0, fd);
+    if (r != 0 && e != EINTR)
+        return st_error_set(err, ST_IO, e, "close %s", path);
     return ST_OK;
 }
+
+static st_status write_loop(int fd, const void *buf, size_t len,
+                            const char *path, struct st_error *err);
 
 st_status
 io_write_all(int fd, const void *buf, size_t len, const char *path,
              struct st_error *err)
 {
+    struct io_crash_call cc = {
+        .kind = IO_CRASH_CALL_WRITE, .fd = fd, .len = len};
     int e = injected(IO_OP_WRITE);
+    if (e == 0)
+        e = crash_enter(&cc);
     if (e)
         return st_error_set(err, ST_IO, e, "write %s", path);
+    st_status s = write_loop(fd, buf, len, path, err);
+    crash_leave(&cc, s == ST_OK, fd);
+    return s;
+}
+
+static st_status
+write_loop(int fd, const void *buf, size_t len, const char *path,
+           struct st_error *err)
+{
     const uint8_t *p = buf;
     while (len > 0) {
         ssize_t n = write(fd, p, len);
@@ -115,7 +163,10 @@ st_status
 io_pread(int fd, void *buf, size_t len, uint64_t off, size_t *got,
          const char *path, struct st_error *err)
 {
+    struct io_crash_call cc = {.kind = IO_CRASH_CALL_OTHER};
     int e = injected(IO_OP_READ);
+    if (e == 0)
+        e = crash_enter(&cc);
     if (e)
         return st_error_set(err, ST_IO, e, "read %s", path);
     uint8_t *p = buf;
@@ -138,70 +189,106 @@ io_pread(int fd, void *buf, size_t len, uint64_t off, size_t *got,
 st_status
 io_fsync(int fd, const char *path, struct st_error *err)
 {
+    struct io_crash_call cc = {.kind = IO_CRASH_CALL_FSYNC, .fd = fd};
     int e = injected(IO_OP_FSYNC);
+    if (e == 0)
+        e = crash_enter(&cc);
     if (e)
         return st_error_set(err, ST_IO, e, "fsync %s", path);
-    if (fdatasync(fd) != 0)
-        return st_error_set(err, ST_IO, errno, "fsync %s", path);
+    /* While the power-loss model tracks, it decides what is durable, so
+     * the real (slow) fdatasync is skipped. */
+    int r = cc.entered ? 0 : fdatasync(fd);
+    e = errno;
+    crash_leave(&cc, r == 0, fd);
+    if (r != 0)
+        return st_error_set(err, ST_IO, e, "fsync %s", path);
     return ST_OK;
 }
 
 st_status
 io_fsync_dir(const char *dir, struct st_error *err)
 {
+    struct io_crash_call cc = {.kind = IO_CRASH_CALL_FSYNC_DIR, .path = dir};
     int e = injected(IO_OP_FSYNC);
+    if (e == 0)
+        e = crash_enter(&cc);
     if (e)
         return st_error_set(err, ST_IO, e, "fsync %s", dir);
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return st_error_set(err, ST_IO, errno, "open %s", dir);
     st_status s = ST_OK;
-    if (fsync(fd) != 0)
+    if (fd < 0)
+        s = st_error_set(err, ST_IO, errno, "open %s", dir);
+    else if (!cc.entered && fsync(fd) != 0) /* as in io_fsync */
         s = st_error_set(err, ST_IO, errno, "fsync %s", dir);
-    close(fd);
+    if (fd >= 0)
+        close(fd);
+    crash_leave(&cc, s == ST_OK, -1);
     return s;
 }
 
 st_status
 io_rename(const char *from, const char *to, struct st_error *err)
 {
+    struct io_crash_call cc = {
+        .kind = IO_CRASH_CALL_RENAME, .path = from, .to = to};
     int e = injected(IO_OP_RENAME);
+    if (e == 0)
+        e = crash_enter(&cc);
     if (e)
         return st_error_set(err, ST_IO, e, "rename %s", from);
-    if (rename(from, to) != 0)
-        return st_error_set(err, ST_IO, errno, "rename %s to %s", from, to);
+    int r = rename(from, to);
+    e = errno;
+    crash_leave(&cc, r == 0, -1);
+    if (r != 0)
+        return st_error_set(err, ST_IO, e, "rename %s to %s", from, to);
     return ST_OK;
 }
 
 st_status
 io_unlink(const char *path, struct st_error *err)
 {
+    struct io_crash_call cc = {.kind = IO_CRASH_CALL_UNLINK, .path = path};
     int e = injected(IO_OP_UNLINK);
+    if (e == 0)
+        e = crash_enter(&cc);
     if (e)
         return st_error_set(err, ST_IO, e, "unlink %s", path);
-    if (unlink(path) != 0 && errno != ENOENT)
-        return st_error_set(err, ST_IO, errno, "unlink %s", path);
+    int r = unlink(path);
+    e = errno;
+    crash_leave(&cc, r == 0, -1);
+    if (r != 0 && e != ENOENT)
+        return st_error_set(err, ST_IO, e, "unlink %s", path);
     return ST_OK;
 }
 
 st_status
 io_ftruncate(int fd, uint64_t len, const char *path, struct st_error *err)
 {
+    struct io_crash_call cc = {
+        .kind = IO_CRASH_CALL_TRUNCATE, .fd = fd, .len = len};
     int e = injected(IO_OP_TRUNCATE);
+    if (e == 0)
+        e = crash_enter(&cc);
     if (e)
         return st_error_set(err, ST_IO, e, "truncate %s", path);
     int r;
     do
         r = ftruncate(fd, (off_t)len);
     while (r != 0 && errno == EINTR);
+    e = errno;
+    crash_leave(&cc, r == 0, fd);
     if (r != 0)
-        return st_error_set(err, ST_IO, errno, "truncate %s", path);
+        return st_error_set(err, ST_IO, e, "truncate %s", path);
     return ST_OK;
 }
 
 st_status
 io_file_size(int fd, uint64_t *size, const char *path, struct st_error *err)
 {
+    struct io_crash_call cc = {.kind = IO_CRASH_CALL_OTHER};
+    int e = crash_enter(&cc);
+    if (e)
+        return st_error_set(err, ST_IO, e, "stat %s", path);
     struct stat st;
     if (fstat(fd, &st) != 0)
         return st_error_set(err, ST_IO, errno, "stat %s", path);
@@ -212,6 +299,10 @@ io_file_size(int fd, uint64_t *size, const char *path, struct st_error *err)
 st_status
 io_mkdir_p(const char *path, struct st_error *err)
 {
+    struct io_crash_call cc = {.kind = IO_CRASH_CALL_OTHER};
+    int e = crash_enter(&cc);
+    if (e)
+        return st_error_set(err, ST_IO, e, "mkdir %s", path);
     char buf[PATH_MAX];
     size_t len = strlen(path);
     if (len == 0 || len >= sizeof buf)
@@ -235,6 +326,10 @@ io_mkdir_p(const char *path, struct st_error *err)
 st_status
 io_list_dir(const char *dir, io_dir_fn fn, void *arg, struct st_error *err)
 {
+    struct io_crash_call cc = {.kind = IO_CRASH_CALL_OTHER};
+    int e = crash_enter(&cc);
+    if (e)
+        return st_error_set(err, ST_IO, e, "opendir %s", dir);
     DIR *d = opendir(dir);
     if (d == NULL)
         return st_error_set(err, ST_IO, errno, "opendir %s", dir);
