@@ -148,7 +148,10 @@ cut_tail(int fd, const char *path, const struct lsm_log_kind *kind,
 }
 
 /* Checks the file header. *cut_all is set when the file is an unfinished
- * create (shorter than the header, holding a prefix of it or zeros). */
+ * create: no longer than the header and not a valid one. The create
+ * writes the header and fsyncs it before any frame exists, so a power
+ * cut inside it can leave the name and the size with junk bytes; a file
+ * holding frames after its header has no such excuse. */
 static st_status
 check_header(const uint8_t *buf, size_t len, const char *path,
              const struct lsm_log_kind *kind, bool *cut_all,
@@ -157,27 +160,25 @@ check_header(const uint8_t *buf, size_t len, const char *path,
     uint8_t want[LSM_LOG_FILE_HEADER_LEN];
     lsm_log_file_header_encode(kind, want);
     *cut_all = false;
-    if (len < LSM_LOG_FILE_HEADER_LEN) {
-        static const uint8_t zeros[LSM_LOG_FILE_HEADER_LEN];
-        bool unfinished =
-            memcmp(buf, want, len) == 0 || memcmp(buf, zeros, len) == 0;
-        if (kind->cut_short_header && unfinished) {
-            *cut_all = true;
-            return ST_OK;
-        }
+    bool whole = len >= LSM_LOG_FILE_HEADER_LEN &&
+                 memcmp(buf, want, LSM_LOG_FILE_HEADER_LEN) == 0;
+    if (whole)
+        return ST_OK;
+    if (len <= LSM_LOG_FILE_HEADER_LEN && kind->cut_short_header) {
+        *cut_all = true;
+        return ST_OK;
+    }
+    if (len < LSM_LOG_FILE_HEADER_LEN)
         return st_error_set(err, ST_CORRUPT, 0,
                             "%s: %s is %zu bytes, shorter than its header",
                             kind->name, path, len);
-    }
     if (memcmp(buf, want, 4) != 0)
         return st_error_set(err, ST_CORRUPT, 0, "%s: %s: bad magic", kind->name,
                             path);
-    if (memcmp(buf + 4, want + 4, 4) != 0)
-        return st_error_set(err, ST_CORRUPT, 0,
-                            "%s: %s: unknown version %u (reserved %u)",
-                            kind->name, path, (unsigned)(buf[4] | buf[5] << 8),
-                            (unsigned)(buf[6] | buf[7] << 8));
-    return ST_OK;
+    return st_error_set(err, ST_CORRUPT, 0,
+                        "%s: %s: unknown version %u (reserved %u)", kind->name,
+                        path, (unsigned)(buf[4] | buf[5] << 8),
+                        (unsigned)(buf[6] | buf[7] << 8));
 }
 
 /* Hands every frame of buf to fn; cuts or reports what follows them. */
