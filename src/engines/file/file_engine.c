@@ -119,31 +119,82 @@ file_engine_roll_locked(struct file_engine *fe, uint64_t gap,
     return ST_OK;
 }
 
-/* Appends one record to the active segment (rolling first when it is
- * full) and fills 'loc' with where it went. REQUIRES: write_mu. */
+/* One set or delete waiting in the group-commit queue. */
+struct file_write {
+    enum file_rec_type type;
+    st_slice key, val; /* borrowed from the writer, who waits */
+    struct file_loc loc;
+    size_t enc_off; /* where its record starts in fe->enc */
+};
+
+/* Rolls the active segment when it is full, so the batch goes to a
+ * segment with room. REQUIRES: write_mu. */
 static st_status
-append_locked(struct file_engine *fe, enum file_rec_type type, st_slice key,
-              st_slice val, struct file_loc *loc, struct st_error *err)
+prepare_append(struct file_engine *fe, struct st_error *err)
 {
     if (atomic_load(&fe->readonly))
         return file_engine_readonly_error(fe, err);
-    if (file_segment_size(fe->active) >= fe->opt.segment_bytes) {
-        st_status s = file_engine_roll_locked(fe, 0, err);
-        if (s != ST_OK)
-            return s;
-    }
-    size_t len = (size_t)file_record_len(key.len, val.len);
-    fe->enc.len = 0;
-    if (!st_buf_reserve(&fe->enc, len))
-        return st_error_set(err, ST_NOMEM, 0, "file engine: no memory");
-    uint64_t seq = fe->next_seq;
-    file_record_encode(fe->enc.ptr, type, seq, key, val);
+    if (file_segment_size(fe->active) >= fe->opt.segment_bytes)
+        return file_engine_roll_locked(fe, 0, err);
+    return ST_OK;
+}
 
+/* Does 'key' exist once the batch's writes before index 'upto' are
+ * applied? A delete must see a set queued ahead of it in its batch. */
+static bool
+exists_before(struct file_engine *fe, struct group_commit_req **reqs,
+              size_t upto, st_slice key)
+{
+    for (size_t i = upto; i-- > 0;) {
+        const struct file_write *w = reqs[i]->rec;
+        if (reqs[i]->status == ST_OK && st_slice_equal(w->key, key))
+            return w->type == FILE_REC_PUT;
+    }
+    struct file_loc old;
+    pthread_rwlock_rdlock(&fe->lock);
+    bool found = file_index_get(fe->index, key, &old);
+    pthread_rwlock_unlock(&fe->lock);
+    return found;
+}
+
+/* Encodes the batch's records one after another into fe->enc, giving
+ * each the next sequence number. A delete of a missing key answers
+ * ST_NOT_FOUND and writes nothing. REQUIRES: write_mu. */
+static st_status
+encode_batch(struct file_engine *fe, struct group_commit_req **reqs,
+             size_t count, uint64_t *seq, struct st_error *err)
+{
+    fe->enc.len = 0;
+    for (size_t i = 0; i < count; i++) {
+        struct file_write *w = reqs[i]->rec;
+        reqs[i]->status = ST_OK;
+        if (w->type == FILE_REC_TOMBSTONE &&
+            !exists_before(fe, reqs, i, w->key)) {
+            reqs[i]->status = ST_NOT_FOUND;
+            continue;
+        }
+        size_t len = (size_t)file_record_len(w->key.len, w->val.len);
+        if (!st_buf_reserve(&fe->enc, len))
+            return st_error_set(err, ST_NOMEM, 0, "file engine: no memory");
+        w->enc_off = fe->enc.len;
+        file_record_encode(fe->enc.ptr + fe->enc.len, w->type, *seq, w->key,
+                           w->val);
+        w->loc = (struct file_loc){*seq, 0, 0, (uint32_t)w->val.len, false};
+        fe->enc.len += len;
+        (*seq)++;
+    }
+    return ST_OK;
+}
+
+/* Appends fe->enc with one write and, under ENGINE_SYNC_ALWAYS, one
+ * fsync for the whole batch. *off is where it went. REQUIRES: write_mu. */
+static st_status
+append_batch(struct file_engine *fe, uint64_t *off, struct st_error *err)
+{
     bool broken = false;
-    uint64_t off = 0;
     struct st_error e = {0};
     st_status s = file_segment_append(
-        fe->active, st_slice_make(fe->enc.ptr, len), &off, &broken, &e);
+        fe->active, st_slice_make(fe->enc.ptr, fe->enc.len), off, &broken, &e);
     /* A failed write was cut back; if even the cut failed the tail is
      * unknown and nothing more may be appended behind it. */
     if (s != ST_OK && broken)
@@ -155,15 +206,9 @@ append_locked(struct file_engine *fe, enum file_rec_type type, st_slice key,
         if (s != ST_OK)
             file_engine_go_readonly(fe, &e);
     }
-    if (s != ST_OK) {
-        if (err != NULL)
-            *err = e;
-        return s;
-    }
-    fe->next_seq = seq + 1;
-    *loc = (struct file_loc){seq, file_segment_id(fe->active), off,
-                             (uint32_t)val.len, false};
-    return ST_OK;
+    if (s != ST_OK && err != NULL)
+        *err = e;
+    return s;
 }
 
 /* Points 'key' at 'loc' and counts what it replaced as dead.
@@ -180,6 +225,86 @@ index_put_locked(struct file_engine *fe, st_slice key,
     return s;
 }
 
+/* Removes 'key' and counts its record and the tombstone as dead: a merge
+ * drops both. REQUIRES: write_mu and lock for writing. */
+static void
+index_delete_locked(struct file_engine *fe, st_slice key,
+                    const struct file_loc *tombstone)
+{
+    struct file_loc old;
+    if (file_index_get(fe->index, key, &old))
+        file_engine_add_dead(fe, old.seg_id, file_loc_rec_len(&old, key.len));
+    hashmap_delete(fe->index, key);
+    file_engine_add_dead(fe, tombstone->seg_id,
+                         file_loc_rec_len(tombstone, key.len));
+}
+
+/* Makes the written batch visible, in write order.
+ * REQUIRES: write_mu. */
+static void
+index_batch(struct file_engine *fe, struct group_commit_req **reqs,
+            size_t count, uint64_t off)
+{
+    uint64_t seg = file_segment_id(fe->active);
+    pthread_rwlock_wrlock(&fe->lock);
+    for (size_t i = 0; i < count; i++) {
+        struct file_write *w = reqs[i]->rec;
+        if (reqs[i]->status != ST_OK)
+            continue;
+        w->loc.seg_id = seg;
+        w->loc.off = off + w->enc_off;
+        if (w->type == FILE_REC_TOMBSTONE) {
+            index_delete_locked(fe, w->key, &w->loc);
+        } else if (index_put_locked(fe, w->key, &w->loc) != ST_OK) {
+            /* The record is on disk but the index could not take it: the
+             * next open will serve it, so stop writing rather than answer
+             * differently before and after a restart. */
+            struct st_error nomem = {ST_NOMEM, 0, "no memory for the index"};
+            file_engine_go_readonly(fe, &nomem);
+            reqs[i]->status = st_error_set(reqs[i]->err, ST_NOMEM, 0,
+                                           "file engine: no memory for the "
+                                           "index");
+        }
+    }
+    pthread_rwlock_unlock(&fe->lock);
+}
+
+/* Fails every request of the batch with the batch's failure. */
+static void
+fail_batch(struct group_commit_req **reqs, size_t count, st_status s,
+           const struct st_error *e)
+{
+    for (size_t i = 0; i < count; i++) {
+        reqs[i]->status = s;
+        if (reqs[i]->err != NULL)
+            *reqs[i]->err = *e;
+    }
+}
+
+/* The group-commit batch writer: one write and at most one fsync for
+ * every set and delete queued (group_commit.h). */
+static void
+write_batch(void *ctx, struct group_commit_req **reqs, size_t count)
+{
+    struct file_engine *fe = ctx;
+    struct st_error e = {0};
+    uint64_t seq, off = 0;
+    pthread_mutex_lock(&fe->write_mu);
+    seq = fe->next_seq;
+    st_status s = prepare_append(fe, &e);
+    if (s == ST_OK)
+        s = encode_batch(fe, reqs, count, &seq, &e);
+    if (s == ST_OK && fe->enc.len > 0)
+        s = append_batch(fe, &off, &e);
+    if (s == ST_OK) {
+        fe->next_seq = seq;
+        index_batch(fe, reqs, count, off);
+    } else {
+        fail_batch(reqs, count, s, &e);
+    }
+    pthread_mutex_unlock(&fe->write_mu);
+}
+
 static st_status
 check_lens(st_slice key, st_slice val, struct st_error *err)
 {
@@ -192,65 +317,32 @@ check_lens(st_slice key, st_slice val, struct st_error *err)
 }
 
 static st_status
-file_set(struct engine *e, st_slice key, st_slice val, struct st_error *err)
+submit_write(struct file_engine *fe, enum file_rec_type type, st_slice key,
+             st_slice val, struct st_error *err)
 {
-    struct file_engine *fe = from_base(e);
     st_status s = check_lens(key, val, err);
     if (s != ST_OK)
         return s;
-    struct file_loc loc;
-    pthread_mutex_lock(&fe->write_mu);
-    s = append_locked(fe, FILE_REC_PUT, key, val, &loc, err);
-    if (s == ST_OK) {
-        pthread_rwlock_wrlock(&fe->lock);
-        s = index_put_locked(fe, key, &loc);
-        pthread_rwlock_unlock(&fe->lock);
-        /* The record is on disk but the index could not take it: the
-         * next open will serve it, so stop writing rather than answer
-         * differently before and after a restart. */
-        if (s != ST_OK) {
-            struct st_error nomem = {ST_NOMEM, 0, "no memory for the index"};
-            file_engine_go_readonly(fe, &nomem);
-            st_error_set(err, s, 0, "file engine: no memory for the index");
-        }
-    }
-    pthread_mutex_unlock(&fe->write_mu);
-    return s;
+    struct file_write w = {.type = type, .key = key, .val = val};
+    struct group_commit_req req = {
+        .rec = &w,
+        .bytes = (size_t)file_record_len(key.len, val.len),
+        .err = err,
+    };
+    return group_commit_submit(&fe->gc, &req);
+}
+
+static st_status
+file_set(struct engine *e, st_slice key, st_slice val, struct st_error *err)
+{
+    return submit_write(from_base(e), FILE_REC_PUT, key, val, err);
 }
 
 static st_status
 file_delete(struct engine *e, st_slice key, struct st_error *err)
 {
-    struct file_engine *fe = from_base(e);
-    st_status s = check_lens(key, st_slice_make(NULL, 0), err);
-    if (s != ST_OK)
-        return s;
-    struct file_loc loc, old;
-    pthread_mutex_lock(&fe->write_mu);
-    /* Under write_mu no one else can add or remove keys, so the answer
-     * holds until the tombstone is in the index. */
-    pthread_rwlock_rdlock(&fe->lock);
-    bool found = file_index_get(fe->index, key, &old);
-    pthread_rwlock_unlock(&fe->lock);
-    if (!found)
-        s = ST_NOT_FOUND;
-    else
-        s = append_locked(fe, FILE_REC_TOMBSTONE, key, st_slice_make(NULL, 0),
-                          &loc, err);
-    if (s == ST_OK) {
-        pthread_rwlock_wrlock(&fe->lock);
-        /* Re-read: a merge may have moved the old record meanwhile. */
-        if (file_index_get(fe->index, key, &old))
-            file_engine_add_dead(fe, old.seg_id,
-                                 file_loc_rec_len(&old, key.len));
-        hashmap_delete(fe->index, key);
-        /* The tombstone itself is dead weight from the start: a merge
-         * drops it. */
-        file_engine_add_dead(fe, loc.seg_id, file_loc_rec_len(&loc, key.len));
-        pthread_rwlock_unlock(&fe->lock);
-    }
-    pthread_mutex_unlock(&fe->write_mu);
-    return s;
+    return submit_write(from_base(e), FILE_REC_TOMBSTONE, key,
+                        st_slice_make(NULL, 0), err);
 }
 
 static st_status
@@ -321,6 +413,10 @@ file_stats(struct engine *e, engine_stat_fn fn, void *arg)
     fn(arg, "replayed_records", fe->replayed);
     fn(arg, "hint_files_used", fe->hints_used);
     fn(arg, "read_only", atomic_load(&fe->readonly));
+    unsigned long long batches, writes;
+    group_commit_figures(&fe->gc, &batches, &writes);
+    fn(arg, "write_batches", batches);
+    fn(arg, "batched_writes", writes);
 }
 
 /* The background merger: wakes every MERGE_POLL_MS (or when told to
@@ -379,6 +475,7 @@ destroy(struct file_engine *fe)
     pthread_mutex_destroy(&fe->bg_mu);
     pthread_rwlock_destroy(&fe->lock);
     pthread_mutex_destroy(&fe->write_mu);
+    group_commit_deinit(&fe->gc);
     pthread_mutex_destroy(&fe->merge_mu);
     free(fe->dir);
     free(fe);
@@ -418,6 +515,9 @@ engine_create(const char *dir, const struct engine_options *opt)
      * to initialise on Linux (glibc returns 0). */
     pthread_mutex_init(&fe->merge_mu, NULL);
     pthread_mutex_init(&fe->write_mu, NULL);
+    /* 256 writes or 1 MiB a batch: enough to share an fsync among every
+     * request thread, small enough that no write waits long behind it. */
+    group_commit_init(&fe->gc, write_batch, fe, 256, 1u << 20);
     pthread_rwlock_init(&fe->lock, NULL);
     pthread_mutex_init(&fe->bg_mu, NULL);
     pthread_cond_init(&fe->bg_cond, NULL);

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include "engines/engine.h"
+#include "engines/group_commit.h"
 #include "engines/file/file_index.h"
 #include "engines/file/file_segment.h"
 #include "util/hashmap.h"
@@ -41,6 +42,8 @@ struct file_engine {
     struct engine_options opt;
 
     pthread_mutex_t merge_mu;
+    /* Sets and deletes queue here; the batch writer takes write_mu. */
+    struct group_commit gc;
     pthread_mutex_t write_mu;
     pthread_rwlock_t lock;
 

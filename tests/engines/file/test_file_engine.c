@@ -269,6 +269,24 @@ reader(void *arg)
     return NULL;
 }
 
+/* What the writers leave behind: each key holds its last round's value,
+ * or is deleted when the last round deleted it. */
+static void
+assert_final_values(struct fx *fx)
+{
+    char k[32], v[64];
+    for (int t = 0; t < THREADS; t++)
+        for (int i = 0; i < KEYS_PER_THREAD; i++) {
+            snprintf(k, sizeof k, "t%d-k%d", t, i);
+            snprintf(v, sizeof v, "t%d-k%d-r%d-padding-padding", t, i,
+                     ROUNDS - 1);
+            if ((i + ROUNDS - 1) % 7 == 0)
+                assert_int_equal(fx_get(fx, k), ST_NOT_FOUND);
+            else
+                fx_assert_value(fx, k, v);
+        }
+}
+
 static void
 test_file_concurrent_readers_and_writers_with_background_merge(void **state)
 {
@@ -293,17 +311,36 @@ test_file_concurrent_readers_and_writers_with_background_merge(void **state)
     }
     assert_true(fx_stat(fx, "merges") >= 5);
     fx_reopen(fx);
-    char k[32], v[64];
-    for (int t = 0; t < THREADS; t++)
-        for (int i = 0; i < KEYS_PER_THREAD; i++) {
-            snprintf(k, sizeof k, "t%d-k%d", t, i);
-            snprintf(v, sizeof v, "t%d-k%d-r%d-padding-padding", t, i,
-                     ROUNDS - 1);
-            if ((i + ROUNDS - 1) % 7 == 0)
-                assert_int_equal(fx_get(fx, k), ST_NOT_FOUND);
-            else
-                fx_assert_value(fx, k, v);
-        }
+    assert_final_values(fx);
+}
+
+/* Under sync=always concurrent writers share fsyncs (group commit): far
+ * fewer write batches than writes, and every writer still reads its own
+ * writes back, before and after a reopen. */
+static void
+test_file_concurrent_durable_writes_share_batches(void **state)
+{
+    struct fx *fx = *state;
+    fx->opt.sync = ENGINE_SYNC_ALWAYS;
+    assert_int_equal(fx_open(fx), ST_OK);
+    pthread_t th[THREADS];
+    struct worker w[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        w[i] = (struct worker){fx, i, 0};
+        pthread_create(&th[i], NULL, writer, &w[i]);
+    }
+    for (int i = 0; i < THREADS; i++) {
+        pthread_join(th[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    uint64_t writes = fx_stat(fx, "batched_writes");
+    uint64_t batches = fx_stat(fx, "write_batches");
+    fprintf(stderr, "group commit: %llu writes in %llu batches\n",
+            (unsigned long long)writes, (unsigned long long)batches);
+    assert_true(writes > 0);
+    assert_true(batches * 2 <= writes);
+    fx_reopen(fx);
+    assert_final_values(fx);
 }
 
 int
@@ -320,6 +357,7 @@ main(void)
         T(test_file_failed_write_returns_io_and_keeps_index_and_file),
         T(test_file_failed_fsync_makes_engine_read_only_until_reopen),
         T(test_file_concurrent_readers_and_writers_with_background_merge),
+        T(test_file_concurrent_durable_writes_share_batches),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
