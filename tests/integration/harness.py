@@ -242,24 +242,16 @@ class Strata:
             return None
         return (st.st_dev, st.st_ino, st.st_mtime_ns)
 
-    def stop_worker(self, sig=signal.SIGTERM, timeout=15.0,
-                    release_nginx=True):
+    def stop_worker(self, sig=signal.SIGTERM, timeout=15.0):
         """Sends `sig` to the worker, waits (SIGKILL after `timeout`) and
-        returns its exit status (negative: killed by that signal).
-
-        A graceful stop waits for the worker threads that nginx pins with
-        kept-alive connections, which nginx keeps open until its workers
-        exit. So, as an operator would, first reload nginx (HUP): its old
-        workers close their idle upstream connections and the worker stops
-        in milliseconds instead of after its grace period."""
+        returns its exit status (negative: killed by that signal). nginx
+        keeps running: on TERM the worker ends the connections nginx keeps
+        alive once its requests in flight are done, and nginx drops them
+        from its cache as they close."""
         proc = self.worker
         if proc is None:
             return self.last_worker_status
         self.worker = None
-        if (release_nginx and sig in (signal.SIGTERM, signal.SIGINT) and
-                self.nginx_proc is not None and
-                self.nginx_proc.poll() is None and proc.poll() is None):
-            self.nginx_proc.send_signal(signal.SIGHUP)
         if proc.poll() is None:
             try:
                 proc.send_signal(sig)
