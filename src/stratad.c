@@ -45,7 +45,8 @@ static const char usage_text[] =
     "Usage: stratad [OPTION]...\n"
     "The strata key-value worker: serves FastCGI requests from nginx.\n"
     "\n"
-    "  --engine NAME          storage engine: memory, file (default file)\n"
+    "  --engine NAME          storage engine: memory, file, lsm\n"
+    "                         (default file)\n"
     "  --data-dir DIR         data directory; the engine keeps its files in\n"
     "                         DIR/NAME/ (default data)\n"
     "  --socket PATH          unix socket to listen on, mode 0660\n"
@@ -172,7 +173,7 @@ apply_option(struct config *cfg, int id, const char *arg)
     switch (id) {
     case OPT_ENGINE:
         if (engine_find(arg) == NULL)
-            return usage_error("unknown engine '%s' (memory, file)", arg);
+            return usage_error("unknown engine '%s' (memory, file, lsm)", arg);
         cfg->engine = arg;
         return 0;
     case OPT_DATA_DIR:

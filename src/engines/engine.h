@@ -38,6 +38,11 @@ struct engine_options {
     /* false: no background threads; work happens only in compact(). Tests
      * use it to place merges deterministically. */
     bool background;
+    /* lsm engine: the memtable (and its WAL) is switched and flushed past
+     * this many bytes, or past segment_bytes when that is smaller. */
+    uint64_t memtable_bytes;
+    /* lsm engine: the LRU cache of table blocks shared by all tables. */
+    uint64_t block_cache_bytes;
 };
 
 /* The defaults of stratad; engines read only the fields they use. */

@@ -6,11 +6,13 @@
 
 #include "engines/engine.h"
 #include "engines/file/file_engine.h"
+#include "engines/lsm/lsm.h"
 #include "engines/memory/memory.h"
 
 const struct engine_ops *const engine_registry[] = {
     &memory_engine_ops,
     &file_engine_ops,
+    &lsm_engine_ops,
     NULL,
 };
 
@@ -32,5 +34,7 @@ engine_options_default(struct engine_options *opt)
         .merge_dead_pct = 50,
         .merge_min_dead_bytes = 16u << 20,
         .background = true,
+        .memtable_bytes = 4u << 20,
+        .block_cache_bytes = 8u << 20,
     };
 }
