@@ -46,7 +46,7 @@ static const char usage_text[] =
     "The strata key-value worker: serves FastCGI requests from nginx.\n"
     "\n"
     "  --engine NAME          storage engine: memory, file, lsm\n"
-    "                         (default file)\n"
+    "                         (default lsm)\n"
     "  --data-dir DIR         data directory; the engine keeps its files in\n"
     "                         DIR/NAME/ (default data)\n"
     "  --socket PATH          unix socket to listen on, mode 0660\n"
@@ -61,6 +61,10 @@ static const char usage_text[] =
     "                         are limited to 6*N+4096 bytes of JSON\n"
     "  --segment-bytes N      file engine: roll the log at N bytes\n"
     "                         (default 67108864)\n"
+    "  --memtable-bytes N     lsm engine: flush the memtable to a table\n"
+    "                         past N bytes (default 4194304)\n"
+    "  --block-cache-bytes N  lsm engine: cache of table blocks shared by\n"
+    "                         all tables (default 8388608; 0: none)\n"
     "  --log-level LEVEL      debug, info, warn, error (default info)\n"
     "  --pid-file PATH        write the process id there while running\n"
     "  --help                 show this help and exit\n"
@@ -110,6 +114,8 @@ enum opt_id {
     OPT_MAX_KEY,
     OPT_MAX_VALUE,
     OPT_SEGMENT,
+    OPT_MEMTABLE,
+    OPT_BLOCK_CACHE,
     OPT_LOG_LEVEL,
     OPT_PID_FILE,
     OPT_HELP,
@@ -125,6 +131,8 @@ static const struct option long_opts[] = {
     {"max-key-bytes", required_argument, NULL, OPT_MAX_KEY},
     {"max-value-bytes", required_argument, NULL, OPT_MAX_VALUE},
     {"segment-bytes", required_argument, NULL, OPT_SEGMENT},
+    {"memtable-bytes", required_argument, NULL, OPT_MEMTABLE},
+    {"block-cache-bytes", required_argument, NULL, OPT_BLOCK_CACHE},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"pid-file", required_argument, NULL, OPT_PID_FILE},
     {"help", no_argument, NULL, OPT_HELP},
@@ -132,37 +140,62 @@ static const struct option long_opts[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* The numeric options and their ranges. */
+static const struct {
+    int id;
+    const char *name;
+    unsigned long long min, max;
+} number_opts[] = {
+    {OPT_THREADS, "threads", 1, MAX_THREADS},
+    {OPT_MAX_KEY, "max-key-bytes", 1, STORE_MAX_KEY_CEILING},
+    {OPT_MAX_VALUE, "max-value-bytes", 0, STORE_MAX_VALUE_CEILING},
+    {OPT_SEGMENT, "segment-bytes", 4096, 1ull << 32},
+    {OPT_MEMTABLE, "memtable-bytes", 64 << 10, 1ull << 30},
+    {OPT_BLOCK_CACHE, "block-cache-bytes", 0, 1ull << 40},
+};
+
+static void
+set_number(struct config *cfg, int id, unsigned long long v)
+{
+    switch (id) {
+    case OPT_THREADS:
+        cfg->threads = (unsigned)v;
+        break;
+    case OPT_MAX_KEY:
+        cfg->limits.max_key_len = (size_t)v;
+        break;
+    case OPT_MAX_VALUE:
+        cfg->limits.max_value_len = (size_t)v;
+        break;
+    case OPT_SEGMENT:
+        cfg->engine_opt.segment_bytes = v;
+        break;
+    case OPT_MEMTABLE:
+        cfg->engine_opt.memtable_bytes = v;
+        break;
+    case OPT_BLOCK_CACHE:
+        cfg->engine_opt.block_cache_bytes = v;
+        break;
+    }
+}
+
 /* Applies one numeric option; returns 0 or an exit status. */
 static int
 apply_number(struct config *cfg, int id, const char *arg)
 {
-    unsigned long long v;
-    switch (id) {
-    case OPT_THREADS:
-        if (!parse_number(arg, 1, MAX_THREADS, &v))
-            return usage_error("--threads takes 1..1024, not '%s'", arg);
-        cfg->threads = (unsigned)v;
-        return 0;
-    case OPT_MAX_KEY:
-        if (!parse_number(arg, 1, STORE_MAX_KEY_CEILING, &v))
-            return usage_error("--max-key-bytes takes 1..2048, not '%s'", arg);
-        cfg->limits.max_key_len = (size_t)v;
-        return 0;
-    case OPT_MAX_VALUE:
-        if (!parse_number(arg, 0, STORE_MAX_VALUE_CEILING, &v))
-            return usage_error("--max-value-bytes takes 0..67108864, not '%s'",
-                               arg);
-        cfg->limits.max_value_len = (size_t)v;
-        return 0;
-    case OPT_SEGMENT:
-        if (!parse_number(arg, 4096, 1ull << 32, &v))
-            return usage_error("--segment-bytes takes 4096..4294967296, "
+    for (size_t i = 0; i < sizeof number_opts / sizeof number_opts[0]; i++) {
+        if (number_opts[i].id != id)
+            continue;
+        unsigned long long v;
+        if (!parse_number(arg, number_opts[i].min, number_opts[i].max, &v))
+            return usage_error("--%s takes a number from %llu to %llu, "
                                "not '%s'",
-                               arg);
-        cfg->engine_opt.segment_bytes = v;
+                               number_opts[i].name, number_opts[i].min,
+                               number_opts[i].max, arg);
+        set_number(cfg, id, v);
         return 0;
     }
-    return usage_error("internal: unknown option %s", "");
+    return usage_error("internal: unknown option %d", id);
 }
 
 /* Applies one option; returns 0, or the exit status to stop with (-1
@@ -212,7 +245,7 @@ static int
 parse_args(int argc, char **argv, struct config *cfg)
 {
     *cfg = (struct config){
-        .engine = "file",
+        .engine = "lsm",
         .data_dir = "data",
         .socket_path = "run/stratad.sock",
         .threads = DEFAULT_THREADS,
