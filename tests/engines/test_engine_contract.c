@@ -9,6 +9,7 @@
  * The seed is printed; STRATA_SEED=N replays a failure and
  * STRATA_CONTRACT_OPS=N changes the length of the run.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -337,6 +338,104 @@ test_engine_matches_reference_model_with_background_work(void **state)
     run_contract(*state, true);
 }
 
+/* --- concurrent durable writers --- */
+
+enum { DURABLE_THREADS = 8, DURABLE_WRITES = 150 };
+
+struct durable_writer {
+    struct engine *e;
+    int id, failures;
+};
+
+/* Each thread writes its own keys and reads each back at once. */
+static void *
+durable_writer_main(void *arg)
+{
+    struct durable_writer *w = arg;
+    struct st_buf got = {0};
+    char k[32], v[48];
+    for (int i = 0; i < DURABLE_WRITES; i++) {
+        snprintf(k, sizeof k, "w%d-%d", w->id, i);
+        snprintf(v, sizeof v, "value of w%d-%d", w->id, i);
+        st_slice key = st_slice_from_cstr(k), val = st_slice_from_cstr(v);
+        if (w->e->ops->set(w->e, key, val, NULL) != ST_OK ||
+            w->e->ops->get(w->e, key, &got, NULL) != ST_OK ||
+            !st_slice_equal(st_buf_slice(&got), val))
+            w->failures++;
+    }
+    st_buf_free(&got);
+    return NULL;
+}
+
+struct stat_probe {
+    const char *name;
+    uint64_t value;
+    bool seen;
+};
+
+static void
+probe_stat(void *arg, const char *name, uint64_t value)
+{
+    struct stat_probe *p = arg;
+    if (strcmp(name, p->name) == 0) {
+        p->value = value;
+        p->seen = true;
+    }
+}
+
+static uint64_t
+engine_stat(struct engine *e, const char *name)
+{
+    struct stat_probe p = {name, 0, false};
+    e->ops->stats(e, probe_stat, &p);
+    if (!p.seen)
+        fail_msg("engine reports no '%s'", name);
+    return p.value;
+}
+
+/* Under sync=always concurrent writers must share fsyncs (group commit):
+ * far fewer write batches than writes, and every write readable at once
+ * and after a reopen. Run on persistent engines only: the others have
+ * nothing to sync. */
+static void
+test_engine_durable_writers_share_fsyncs(void **state)
+{
+    const struct engine_ops *ops = *state;
+    struct engine_options opt;
+    engine_options_default(&opt);
+    opt.sync = ENGINE_SYNC_ALWAYS;
+    char *dir = tu_tmpdir_create();
+    struct engine *e = NULL;
+    assert_int_equal(ops->open(dir, &opt, &e, NULL), ST_OK);
+    pthread_t tid[DURABLE_THREADS];
+    struct durable_writer w[DURABLE_THREADS];
+    for (int i = 0; i < DURABLE_THREADS; i++) {
+        w[i] = (struct durable_writer){e, i, 0};
+        assert_int_equal(
+            pthread_create(&tid[i], NULL, durable_writer_main, &w[i]), 0);
+    }
+    for (int i = 0; i < DURABLE_THREADS; i++) {
+        pthread_join(tid[i], NULL);
+        assert_int_equal(w[i].failures, 0);
+    }
+    uint64_t writes = engine_stat(e, "batched_writes");
+    uint64_t batches = engine_stat(e, "write_batches");
+    fprintf(stderr, "%s: %llu durable writes in %llu batches\n", ops->name,
+            (unsigned long long)writes, (unsigned long long)batches);
+    assert_int_equal(writes, DURABLE_THREADS * DURABLE_WRITES);
+    assert_true(batches * 2 <= writes);
+    assert_int_equal(ops->close(e, NULL), ST_OK);
+    assert_int_equal(ops->open(dir, &opt, &e, NULL), ST_OK);
+    struct st_buf got = {0};
+    assert_int_equal(e->ops->get(e, st_slice_from_cstr("w3-149"), &got, NULL),
+                     ST_OK);
+    assert_true(st_slice_equal(st_buf_slice(&got),
+                               st_slice_from_cstr("value of w3-149")));
+    st_buf_free(&got);
+    assert_int_equal(ops->close(e, NULL), ST_OK);
+    tu_tmpdir_remove(dir);
+}
+
 /* The vtable promises what the store relies on. */
 static void
 test_engine_declares_its_operations(void **state)
@@ -354,21 +453,27 @@ test_engine_declares_its_operations(void **state)
 int
 main(void)
 {
-    enum { MAX_ENGINES = 16, PER_ENGINE = 3 };
+    enum { MAX_ENGINES = 16, PER_ENGINE = 4 };
     static const struct {
         const char *what;
         CMUnitTestFunction fn;
+        bool persistent_only;
     } kinds[PER_ENGINE] = {
-        {"declares its operations", test_engine_declares_its_operations},
-        {"matches the reference model", test_engine_matches_reference_model},
+        {"declares its operations", test_engine_declares_its_operations, false},
+        {"matches the reference model", test_engine_matches_reference_model,
+         false},
         {"matches the reference model with background work",
-         test_engine_matches_reference_model_with_background_work},
+         test_engine_matches_reference_model_with_background_work, false},
+        {"durable writers share fsyncs",
+         test_engine_durable_writers_share_fsyncs, true},
     };
     static char names[MAX_ENGINES * PER_ENGINE][96];
     struct CMUnitTest tests[MAX_ENGINES * PER_ENGINE];
     size_t n = 0;
     for (size_t i = 0; engine_registry[i] != NULL && i < MAX_ENGINES; i++) {
-        for (size_t k = 0; k < PER_ENGINE; k++, n++) {
+        for (size_t k = 0; k < PER_ENGINE; k++) {
+            if (kinds[k].persistent_only && !engine_registry[i]->persistent)
+                continue;
             snprintf(names[n], sizeof names[n], "%s: %s",
                      engine_registry[i]->name, kinds[k].what);
             tests[n] = (struct CMUnitTest){
@@ -376,6 +481,7 @@ main(void)
                 .test_func = kinds[k].fn,
                 .initial_state = (void *)engine_registry[i],
             };
+            n++;
         }
     }
     return _cmocka_run_group_tests("engine contract", tests, n, NULL, NULL);

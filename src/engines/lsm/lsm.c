@@ -456,37 +456,129 @@ done:
     return s;
 }
 
+/* One set or delete waiting in the group-commit queue. */
+struct lsm_write {
+    enum lsm_value_type type;
+    st_slice key, val; /* borrowed from the writer, who waits */
+};
+
+/* Does 'key' exist once the batch's writes before index 'upto' are
+ * applied? A delete must see a set queued ahead of it in its batch.
+ * REQUIRES: write_mu. */
 static st_status
-write_entry(struct lsm_engine *e, enum lsm_value_type type, st_slice key,
-            st_slice val, struct st_error *err)
+exists_before(struct lsm_engine *e, struct group_commit_req **reqs, size_t upto,
+              st_slice key, struct st_error *err)
 {
-    st_status s = make_room(e, false, err);
-    if (s != ST_OK)
-        return s;
-    uint64_t seq = atomic_load(&e->last_seq) + 1;
-    struct lsm_wal_entry we = {
-        .seq = seq, .type = type, .key = key, .val = val};
-    /* One append call per write, so that group commit can later make it
-     * one call per batch. */
-    s = lsm_wal_append(e->wal, &we, 1, e->opt.sync == ENGINE_SYNC_ALWAYS, err);
+    for (size_t i = upto; i-- > 0;) {
+        const struct lsm_write *w = reqs[i]->rec;
+        if (reqs[i]->status == ST_OK && st_slice_equal(w->key, key))
+            return w->type == LSM_TYPE_PUT ? ST_OK : ST_NOT_FOUND;
+    }
+    enum lsm_value_type type;
+    struct st_buf tmp = {0};
+    st_status s = lookup(e, key, &type, &tmp, err);
+    st_buf_free(&tmp);
+    if (s == ST_OK && type == LSM_TYPE_DELETE)
+        s = ST_NOT_FOUND;
+    return s;
+}
+
+/* Turns the batch into WAL entries with consecutive sequence numbers; a
+ * delete of a missing key answers ST_NOT_FOUND and writes nothing.
+ * Returns the number of entries. REQUIRES: write_mu. */
+static size_t
+collect_entries(struct lsm_engine *e, struct group_commit_req **reqs,
+                size_t count, struct lsm_wal_entry *we, st_status *fail,
+                struct st_error *err)
+{
+    size_t n = 0;
+    uint64_t seq = atomic_load(&e->last_seq);
+    for (size_t i = 0; i < count; i++) {
+        const struct lsm_write *w = reqs[i]->rec;
+        reqs[i]->status = ST_OK;
+        if (w->type == LSM_TYPE_DELETE) {
+            st_status s = exists_before(e, reqs, i, w->key, err);
+            if (s == ST_NOT_FOUND) {
+                reqs[i]->status = ST_NOT_FOUND;
+                continue;
+            }
+            if (s != ST_OK) {
+                *fail = s;
+                break;
+            }
+        }
+        we[n++] = (struct lsm_wal_entry){
+            .seq = ++seq, .type = w->type, .key = w->key, .val = w->val};
+    }
+    return n;
+}
+
+/* Appends the entries as one WAL record (all or nothing on replay) with
+ * at most one fsync, then adds them to the memtable. REQUIRES: write_mu. */
+static st_status
+apply_entries(struct lsm_engine *e, const struct lsm_wal_entry *we, size_t n,
+              struct st_error *err)
+{
+    st_status s =
+        lsm_wal_append(e->wal, we, n, e->opt.sync == ENGINE_SYNC_ALWAYS, err);
     if (s != ST_OK) {
         lsm_go_readonly(e, err);
         return s;
     }
-    s = lsm_memtable_add(e->mem->mem, seq, type, key, val);
-    if (s != ST_OK) {
-        /* In the WAL but not readable: a restart would show it, so stop
-         * here rather than serve a state that cannot come back. */
-        s = st_error_set(err, s, 0, "lsm: no memory for the memtable");
-        lsm_go_readonly(e, err);
-        return s;
+    for (size_t i = 0; i < n; i++) {
+        s = lsm_memtable_add(e->mem->mem, we[i].seq, we[i].type, we[i].key,
+                             we[i].val);
+        if (s != ST_OK) {
+            /* In the WAL but not readable: a restart would show it, so
+             * stop here rather than serve a state that cannot come back. */
+            s = st_error_set(err, s, 0, "lsm: no memory for the memtable");
+            lsm_go_readonly(e, err);
+            return s;
+        }
+        atomic_fetch_add(&e->mem_bytes, lsm_entry_bytes(we[i].key, we[i].val));
+        atomic_fetch_add_explicit(&e->user_bytes_written,
+                                  we[i].key.len + we[i].val.len,
+                                  memory_order_relaxed);
     }
-    atomic_store_explicit(&e->last_seq, seq, memory_order_release);
-    atomic_fetch_add(&e->mem_bytes, lsm_entry_bytes(key, val));
+    /* Readers see the whole batch at once, never a part of it. */
+    atomic_store_explicit(&e->last_seq, we[n - 1].seq, memory_order_release);
     atomic_store(&e->wal_bytes, lsm_wal_bytes(e->wal));
-    atomic_fetch_add_explicit(&e->user_bytes_written, key.len + val.len,
-                              memory_order_relaxed);
     return ST_OK;
+}
+
+/* The group-commit batch writer: one WAL append and at most one fsync
+ * for every set and delete queued (group_commit.h). */
+static void
+write_batch(void *ctx, struct group_commit_req **reqs, size_t count)
+{
+    struct lsm_engine *e = ctx;
+    struct lsm_wal_entry we[GROUP_COMMIT_MAX_COUNT];
+    struct st_error err = {0};
+    pthread_mutex_lock(&e->write_mu);
+    st_status s = make_room(e, false, &err);
+    size_t n = 0;
+    if (s == ST_OK)
+        n = collect_entries(e, reqs, count, we, &s, &err);
+    if (s == ST_OK && n > 0)
+        s = apply_entries(e, we, n, &err);
+    pthread_mutex_unlock(&e->write_mu);
+    if (s == ST_OK)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        reqs[i]->status = s;
+        if (reqs[i]->err != NULL)
+            *reqs[i]->err = err;
+    }
+}
+
+static st_status
+submit_write(struct lsm_engine *e, enum lsm_value_type type, st_slice key,
+             st_slice val, struct st_error *err)
+{
+    struct lsm_write w = {type, key, val};
+    struct group_commit_req req = {
+        .rec = &w, .bytes = key.len + val.len, .err = err};
+    return group_commit_submit(&e->gc, &req);
 }
 
 /* --- the operations --- */
@@ -506,36 +598,14 @@ lsm_get(struct engine *base, st_slice key, struct st_buf *val,
 static st_status
 lsm_set(struct engine *base, st_slice key, st_slice val, struct st_error *err)
 {
-    struct st_error local = {0};
-    if (err == NULL)
-        err = &local; /* the read-only reason is logged from it */
-    struct lsm_engine *e = from_base(base);
-    pthread_mutex_lock(&e->write_mu);
-    st_status s = write_entry(e, LSM_TYPE_PUT, key, val, err);
-    pthread_mutex_unlock(&e->write_mu);
-    return s;
+    return submit_write(from_base(base), LSM_TYPE_PUT, key, val, err);
 }
 
 static st_status
 lsm_del(struct engine *base, st_slice key, struct st_error *err)
 {
-    struct st_error local = {0};
-    if (err == NULL)
-        err = &local; /* the read-only reason is logged from it */
-    struct lsm_engine *e = from_base(base);
-    enum lsm_value_type type;
-    struct st_buf tmp = {0};
-    pthread_mutex_lock(&e->write_mu);
-    /* Under write_mu no other write can change the answer between this
-     * lookup and the tombstone. */
-    st_status s = lookup(e, key, &type, &tmp, err);
-    if (s == ST_OK && type == LSM_TYPE_DELETE)
-        s = ST_NOT_FOUND;
-    if (s == ST_OK)
-        s = write_entry(e, LSM_TYPE_DELETE, key, st_slice_make(NULL, 0), err);
-    pthread_mutex_unlock(&e->write_mu);
-    st_buf_free(&tmp);
-    return s;
+    return submit_write(from_base(base), LSM_TYPE_DELETE, key,
+                        st_slice_make(NULL, 0), err);
 }
 
 static st_status
@@ -680,6 +750,10 @@ lsm_stats(struct engine *base, engine_stat_fn fn, void *arg)
     fn(arg, "block_cache_misses", cs.misses);
     fn(arg, "block_cache_bytes", cs.bytes);
     fn(arg, "write_stalls", atomic_load(&e->write_stalls));
+    unsigned long long batches, writes;
+    group_commit_figures(&e->gc, &batches, &writes);
+    fn(arg, "write_batches", batches);
+    fn(arg, "batched_writes", writes);
     fn(arg, "readonly", atomic_load(&e->readonly));
     view_release(&r);
 }
@@ -697,6 +771,7 @@ engine_free(struct lsm_engine *e)
     pthread_cond_destroy(&e->cv);
     pthread_mutex_destroy(&e->mu);
     pthread_mutex_destroy(&e->write_mu);
+    group_commit_deinit(&e->gc);
     free(e->dir);
     free(e);
 }
@@ -736,6 +811,9 @@ lsm_open(const char *dir, const struct engine_options *opt, struct engine **out,
         return st_error_set(err, ST_NOMEM, 0, "lsm: no memory");
     }
     pthread_mutex_init(&e->write_mu, NULL);
+    /* 256 writes or 1 MiB a batch: enough to share an fsync among every
+     * request thread, small enough that no write waits long behind it. */
+    group_commit_init(&e->gc, write_batch, e, GROUP_COMMIT_MAX_COUNT, 1u << 20);
     pthread_mutex_init(&e->mu, NULL);
     pthread_cond_init(&e->cv, NULL);
 

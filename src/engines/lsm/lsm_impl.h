@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "engines/engine.h"
+#include "engines/group_commit.h"
 #include "engines/lsm/block_cache.h"
 #include "engines/lsm/manifest.h"
 #include "engines/lsm/memtable.h"
@@ -77,6 +78,8 @@ struct lsm_engine {
     struct lsm_sizes sizes;
     struct lsm_block_cache *cache;
 
+    /* Sets and deletes queue here; the batch writer takes write_mu. */
+    struct group_commit gc;
     pthread_mutex_t write_mu;
     struct lsm_wal *wal; /* write_mu */
 
