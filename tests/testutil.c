@@ -2,12 +2,18 @@
 #include "testutil.h"
 
 #include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 static void
 die(const char *what)
@@ -136,4 +142,11 @@ tu_rng_fill(struct tu_rng *r, uint8_t *buf, size_t len)
 {
     for (size_t i = 0; i < len; i++)
         buf[i] = (uint8_t)(tu_rng_next(r) >> 56);
+}
+
+void
+tu_assert_contains(const char *haystack, const char *needle)
+{
+    if (strstr(haystack, needle) == NULL)
+        fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
 }

@@ -27,6 +27,10 @@ char *tu_path_join(const char *dir, const char *name);
 uint8_t *tu_read_file(const char *path, size_t *len);
 void tu_write_file(const char *path, const uint8_t *data, size_t len);
 
+/* Fails the current cmocka test unless 'haystack' contains 'needle'
+ * (for error messages that must name a file, an offset, a limit). */
+void tu_assert_contains(const char *haystack, const char *needle);
+
 /* The seed for randomized tests: $STRATA_SEED when set, else 'dflt'.
  * Prints "seed=N (replay with STRATA_SEED=N)" to stderr, tagged 'what'. */
 uint64_t tu_seed(const char *what, uint64_t dflt);

@@ -47,13 +47,6 @@ teardown(void **state)
     return 0;
 }
 
-static void
-assert_contains(const char *haystack, const char *needle)
-{
-    if (strstr(haystack, needle) == NULL)
-        fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
-}
-
 /* Opens dir/name for read and write, creating it empty. */
 static int
 open_new(const char *dir, const char *name, char **path)
@@ -201,9 +194,9 @@ test_io_rename_replaces_target(void **state)
     assert_int_equal(io_rename(a, b, &err), ST_IO);
     assert_int_equal(err.code, ST_IO);
     assert_int_equal(err.errnum, ENOENT);
-    assert_contains(err.msg, a);
-    assert_contains(err.msg, b);
-    assert_contains(err.msg, strerror(ENOENT));
+    tu_assert_contains(err.msg, a);
+    tu_assert_contains(err.msg, b);
+    tu_assert_contains(err.msg, strerror(ENOENT));
     free(a);
     free(b);
 }
@@ -227,7 +220,7 @@ test_io_unlink_removes_and_missing_file_is_ok(void **state)
     assert_int_equal(mkdir(sub, 0750), 0);
     assert_int_equal(io_unlink(sub, &err), ST_IO);
     assert_true(err.errnum != 0);
-    assert_contains(err.msg, sub);
+    tu_assert_contains(err.msg, sub);
     free(sub);
     free(path);
 }
@@ -243,9 +236,9 @@ test_io_open_missing_file_names_path_and_reason(void **state)
     assert_int_equal(fd, -7);
     assert_int_equal(err.code, ST_IO);
     assert_int_equal(err.errnum, ENOENT);
-    assert_contains(err.msg, "open");
-    assert_contains(err.msg, path);
-    assert_contains(err.msg, strerror(ENOENT));
+    tu_assert_contains(err.msg, "open");
+    tu_assert_contains(err.msg, path);
+    tu_assert_contains(err.msg, strerror(ENOENT));
     free(path);
 }
 
@@ -286,12 +279,12 @@ test_io_mkdir_p_fails_on_file_in_the_way(void **state)
     struct st_error err;
 
     assert_int_equal(io_mkdir_p(file, &err), ST_IO);
-    assert_contains(err.msg, file);
+    tu_assert_contains(err.msg, file);
 
     char *below = tu_path_join(file, "sub");
     assert_int_equal(io_mkdir_p(below, &err), ST_IO);
     assert_int_equal(err.errnum, ENOTDIR);
-    assert_contains(err.msg, "plain");
+    tu_assert_contains(err.msg, "plain");
 
     assert_int_equal(io_mkdir_p("", &err), ST_INVALID);
     free(below);
@@ -366,7 +359,7 @@ test_io_list_dir_missing_dir_names_it(void **state)
     assert_int_equal(io_list_dir(missing, collect, &l, &err), ST_IO);
     assert_int_equal(l.calls, 0);
     assert_int_equal(err.errnum, ENOENT);
-    assert_contains(err.msg, missing);
+    tu_assert_contains(err.msg, missing);
     free(missing);
 }
 
@@ -380,7 +373,7 @@ test_io_fsync_dir_on_real_and_missing_dir(void **state)
     struct st_error err;
     assert_int_equal(io_fsync_dir(missing, &err), ST_IO);
     assert_int_equal(err.errnum, ENOENT);
-    assert_contains(err.msg, missing);
+    tu_assert_contains(err.msg, missing);
     free(missing);
 }
 
@@ -402,7 +395,7 @@ test_io_lock_dir_second_lock_is_busy_until_first_closed(void **state)
     assert_int_equal(io_lock_dir(fx->dir, &second, &err), ST_BUSY);
     assert_int_equal(second, -1);
     assert_int_equal(err.code, ST_BUSY);
-    assert_contains(err.msg, fx->dir);
+    tu_assert_contains(err.msg, fx->dir);
 
     assert_int_equal(io_close(first, lock, NULL), ST_OK);
     assert_int_equal(io_lock_dir(fx->dir, &second, NULL), ST_OK);
@@ -420,7 +413,7 @@ test_io_lock_dir_missing_dir_is_io_error(void **state)
     struct st_error err;
     assert_int_equal(io_lock_dir(missing, &fd, &err), ST_IO);
     assert_int_equal(fd, -1);
-    assert_contains(err.msg, missing);
+    tu_assert_contains(err.msg, missing);
     free(missing);
 }
 
@@ -439,9 +432,9 @@ test_io_fault_fails_exactly_the_nth_write(void **state)
     assert_int_equal(io_write_all(fd, "two", 3, path, &err), ST_IO);
     assert_int_equal(err.code, ST_IO);
     assert_int_equal(err.errnum, ENOSPC);
-    assert_contains(err.msg, "write");
-    assert_contains(err.msg, path);
-    assert_contains(err.msg, strerror(ENOSPC));
+    tu_assert_contains(err.msg, "write");
+    tu_assert_contains(err.msg, path);
+    tu_assert_contains(err.msg, strerror(ENOSPC));
 
     /* A failing write wrote nothing, and later writes work again. */
     assert_int_equal(io_write_all(fd, "three", 5, path, &err), ST_OK);
@@ -468,11 +461,11 @@ test_io_sticky_fault_fails_until_reset(void **state)
     for (int i = 0; i < 5; i++) {
         assert_int_equal(io_fsync(fd, path, &err), ST_IO);
         assert_int_equal(err.errnum, EIO);
-        assert_contains(err.msg, path);
+        tu_assert_contains(err.msg, path);
     }
     /* io_fsync_dir counts as an fsync too. */
     assert_int_equal(io_fsync_dir(fx->dir, &err), ST_IO);
-    assert_contains(err.msg, fx->dir);
+    tu_assert_contains(err.msg, fx->dir);
 
     io_fault_reset();
     assert_int_equal(io_fsync(fd, path, NULL), ST_OK);
@@ -512,33 +505,33 @@ test_io_fault_applies_to_every_operation(void **state)
     io_fault_arm(IO_OP_READ, 1, EIO, 0);
     assert_int_equal(io_pread(fd, buf, 6, 0, &got, path, &err), ST_IO);
     assert_int_equal(err.errnum, EIO);
-    assert_contains(err.msg, path);
+    tu_assert_contains(err.msg, path);
 
     io_fault_arm(IO_OP_TRUNCATE, 1, EIO, 0);
     assert_int_equal(io_ftruncate(fd, 2, path, &err), ST_IO);
     assert_int_equal(err.errnum, EIO);
-    assert_contains(err.msg, path);
+    tu_assert_contains(err.msg, path);
     assert_int_equal(io_file_size(fd, &size, path, NULL), ST_OK);
     assert_true(size == 6);
 
     io_fault_arm(IO_OP_RENAME, 1, EXDEV, 0);
     assert_int_equal(io_rename(path, other, &err), ST_IO);
     assert_int_equal(err.errnum, EXDEV);
-    assert_contains(err.msg, path);
+    tu_assert_contains(err.msg, path);
     assert_true(exists(path));
     assert_false(exists(other));
 
     io_fault_arm(IO_OP_UNLINK, 1, EACCES, 0);
     assert_int_equal(io_unlink(path, &err), ST_IO);
     assert_int_equal(err.errnum, EACCES);
-    assert_contains(err.msg, path);
+    tu_assert_contains(err.msg, path);
     assert_true(exists(path));
 
     int fd2 = -5;
     io_fault_arm(IO_OP_OPEN, 1, EMFILE, 0);
     assert_int_equal(io_open(path, O_RDONLY, 0, &fd2, &err), ST_IO);
     assert_int_equal(err.errnum, EMFILE);
-    assert_contains(err.msg, path);
+    tu_assert_contains(err.msg, path);
     assert_int_equal(fd2, -5);
 
     /* Each was one-shot: all work now. */

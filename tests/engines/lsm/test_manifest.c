@@ -54,13 +54,6 @@ teardown(void **state)
     return 0;
 }
 
-static void
-assert_contains(const char *haystack, const char *needle)
-{
-    if (strstr(haystack, needle) == NULL)
-        fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
-}
-
 static bool
 exists(const char *dir, const char *name)
 {
@@ -304,12 +297,12 @@ test_manifest_apply_rejects_invalid_edits(void **state)
                              edit_of(NULL, 0, twice, 2)};
     for (size_t i = 0; i < 4; i++) {
         assert_int_equal(lsm_manifest_apply(m, &bad[i], &err), ST_INVALID);
-        assert_contains(err.msg, "table");
+        tu_assert_contains(err.msg, "table");
     }
     t.level = LSM_LEVELS;
     t.number = 10;
     assert_int_equal(lsm_manifest_apply(m, &add, &err), ST_INVALID);
-    assert_contains(err.msg, "level");
+    tu_assert_contains(err.msg, "level");
     t.level = 1; /* now valid: a new table 10 */
     assert_int_equal(lsm_manifest_apply(m, &add, NULL), ST_OK);
     lsm_manifest_close(m);
@@ -411,8 +404,8 @@ test_manifest_corrupt_middle_edit_is_reported(void **state)
     assert_true(st.count == 0 && st.tables == NULL);
     char where[64];
     snprintf(where, sizeof where, "offset %zu", second);
-    assert_contains(err.msg, "MANIFEST-000001");
-    assert_contains(err.msg, where);
+    tu_assert_contains(err.msg, "MANIFEST-000001");
+    tu_assert_contains(err.msg, where);
     char *mp = tu_path_join(dir, "MANIFEST-000001");
     size_t now;
     uint8_t *after = tu_read_file(mp, &now);
@@ -449,7 +442,7 @@ test_manifest_bad_edit_contents_are_corrupt(void **state)
         struct lsm_manifest_state st;
         struct st_error err;
         assert_int_equal(lsm_manifest_open(dir, &m, &st, &err), ST_CORRUPT);
-        assert_contains(err.msg, i == 0 ? "unknown tag" : "not live");
+        tu_assert_contains(err.msg, i == 0 ? "unknown tag" : "not live");
         free(dir);
         free(file);
     }
@@ -472,7 +465,7 @@ test_manifest_rename_fault_keeps_old_manifest(void **state)
     io_fault_arm(IO_OP_RENAME, 1, EIO, 0);
     struct st_error err;
     assert_int_equal(lsm_manifest_open(fx->dir, &m, &st, &err), ST_IO);
-    assert_contains(err.msg, "rename");
+    tu_assert_contains(err.msg, "rename");
     assert_current_names(fx->dir, 1);
     assert_true(exists(fx->dir, "MANIFEST-000001"));
     assert_false(exists(fx->dir, "MANIFEST-000008"));
@@ -513,7 +506,7 @@ test_manifest_write_and_fsync_faults_make_it_readonly(void **state)
         assert_int_equal(lsm_manifest_apply(m, &e, &err), ST_IO);
         t.number += 10;
         assert_int_equal(lsm_manifest_apply(m, &e, &err), ST_READONLY);
-        assert_contains(err.msg, op == 0 ? "write" : "fsync");
+        tu_assert_contains(err.msg, op == 0 ? "write" : "fsync");
         lsm_manifest_close(m);
         lsm_table_meta_deinit(&t);
     }
@@ -551,12 +544,12 @@ test_manifest_current_missing_or_bad(void **state)
     struct st_error err;
     assert_int_equal(unlink(cur), 0);
     assert_int_equal(lsm_manifest_open(fx->dir, &m, &st, &err), ST_CORRUPT);
-    assert_contains(err.msg, "CURRENT is missing");
+    tu_assert_contains(err.msg, "CURRENT is missing");
     tu_write_file(cur, (const uint8_t *)"MANIFEST-000002", 15); /* no \n */
     assert_int_equal(lsm_manifest_open(fx->dir, &m, &st, &err), ST_CORRUPT);
     tu_write_file(cur, (const uint8_t *)"MANIFEST-000042\n", 16);
     assert_int_equal(lsm_manifest_open(fx->dir, &m, &st, &err), ST_CORRUPT);
-    assert_contains(err.msg, "missing");
+    tu_assert_contains(err.msg, "missing");
     tu_write_file(cur, (const uint8_t *)"MANIFEST-000002\n", 16);
     m = open_ok(fx->dir, &st);
     assert_table(&st, &t);

@@ -52,13 +52,6 @@ teardown(void **state)
     return 0;
 }
 
-static void
-assert_contains(const char *haystack, const char *needle)
-{
-    if (strstr(haystack, needle) == NULL)
-        fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
-}
-
 /* --- the doc's worked example --- */
 
 static const uint8_t doc_example[] = {
@@ -441,9 +434,9 @@ test_sstable_flipped_data_byte_gives_corrupt_with_file_and_offset(void **state)
     for (int round = 0; round < 2; round++) { /* never cached as good */
         assert_int_equal(lsm_table_get(t, ref_key(&ref[0]), &type, &val, &err),
                          ST_CORRUPT);
-        assert_contains(err.msg, fx->path);
-        assert_contains(err.msg, "offset 0");
-        assert_contains(err.msg, "checksum");
+        tu_assert_contains(err.msg, fx->path);
+        tu_assert_contains(err.msg, "offset 0");
+        tu_assert_contains(err.msg, "checksum");
     }
     /* Other blocks are still served. */
     assert_int_equal(lsm_table_get(t, ref_key(&ref[n - 1]), &type, &val, NULL),
@@ -453,7 +446,7 @@ test_sstable_flipped_data_byte_gives_corrupt_with_file_and_offset(void **state)
     it->ops->seek_first(it);
     assert_false(it->ops->valid(it));
     assert_int_equal(it->ops->status(it, &err), ST_CORRUPT);
-    assert_contains(err.msg, "offset 0");
+    tu_assert_contains(err.msg, "offset 0");
     it->ops->seek(it, ref_key(&ref[n - 1]));
     assert_true(it->ops->valid(it));
     assert_int_equal(it->ops->status(it, NULL), ST_OK);
@@ -475,7 +468,7 @@ test_sstable_cut_file_fails_open_with_corrupt(void **state)
         struct st_error err;
         assert_int_equal(lsm_table_open(fx->path, 7, NULL, &t, &err),
                          ST_CORRUPT);
-        assert_contains(err.msg, fx->path);
+        tu_assert_contains(err.msg, fx->path);
         assert_null(t);
     }
 }

@@ -58,13 +58,6 @@ teardown(void **state)
     return 0;
 }
 
-static void
-assert_contains(const char *haystack, const char *needle)
-{
-    if (strstr(haystack, needle) == NULL)
-        fail_msg("\"%s\" does not contain \"%s\"", haystack, needle);
-}
-
 static uint64_t
 file_size(const char *path)
 {
@@ -365,8 +358,8 @@ test_wal_bad_crc_in_middle_is_corrupt(void **state)
     assert_int_equal(replay_with_flip(fx, ends[0] + 12, &c, &err), ST_CORRUPT);
     char where[64];
     snprintf(where, sizeof where, "offset %llu", (unsigned long long)ends[0]);
-    assert_contains(err.msg, fx->path);
-    assert_contains(err.msg, where);
+    tu_assert_contains(err.msg, fx->path);
+    tu_assert_contains(err.msg, where);
     assert_int_equal(c.count, counts[0]); /* those before it were handed out */
     assert_true(file_size(fx->path) == size);
     collected_free(&c);
@@ -419,7 +412,7 @@ test_wal_undecodable_batch_is_corrupt(void **state)
         struct st_error err;
         assert_int_equal(lsm_wal_replay(fx->cut_path, collect, &c, NULL, &err),
                          ST_CORRUPT);
-        assert_contains(err.msg, "offset 8");
+        tu_assert_contains(err.msg, "offset 8");
         assert_int_equal(c.count, 0);
         collected_free(&c);
     }
@@ -450,11 +443,11 @@ test_wal_header_checks(void **state)
     tu_write_file(fx->path, (const uint8_t *)"STWX\1\0\0\0more", 12);
     assert_int_equal(lsm_wal_replay(fx->path, collect, NULL, NULL, &err),
                      ST_CORRUPT);
-    assert_contains(err.msg, "magic");
+    tu_assert_contains(err.msg, "magic");
     tu_write_file(fx->path, (const uint8_t *)"STWL\2\0\0\0more", 12);
     assert_int_equal(lsm_wal_replay(fx->path, collect, NULL, NULL, &err),
                      ST_CORRUPT);
-    assert_contains(err.msg, "version 2");
+    tu_assert_contains(err.msg, "version 2");
     assert_int_equal(lsm_wal_replay(fx->cut_path, collect, NULL, NULL, &err),
                      ST_IO); /* missing file */
 }
@@ -473,11 +466,11 @@ test_wal_write_fault_makes_it_readonly(void **state)
     io_fault_arm(IO_OP_WRITE, 1, ENOSPC, 0);
     assert_int_equal(lsm_wal_append(w, &e[1], 1, true, &err), ST_IO);
     assert_int_equal(err.errnum, ENOSPC);
-    assert_contains(err.msg, fx->path);
+    tu_assert_contains(err.msg, fx->path);
     /* The fault was one-shot: the disk "works" again, the WAL still
      * refuses. */
     assert_int_equal(lsm_wal_append(w, &e[1], 1, true, &err), ST_READONLY);
-    assert_contains(err.msg, "write");
+    tu_assert_contains(err.msg, "write");
     assert_int_equal(lsm_wal_sync(w, &err), ST_READONLY);
     assert_int_equal(lsm_wal_close(w, true, &err), ST_READONLY);
 
@@ -500,7 +493,7 @@ test_wal_fsync_fault_makes_it_readonly(void **state)
     io_fault_arm(IO_OP_FSYNC, 1, EIO, 0);
     assert_int_equal(lsm_wal_append(w, &e, 1, true, &err), ST_IO);
     assert_int_equal(err.errnum, EIO);
-    assert_contains(err.msg, "fsync");
+    tu_assert_contains(err.msg, "fsync");
     uint64_t before = io_op_count(IO_OP_FSYNC);
     assert_int_equal(lsm_wal_append(w, &e, 1, false, &err), ST_READONLY);
     assert_int_equal(lsm_wal_sync(w, &err), ST_READONLY);
