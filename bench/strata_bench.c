@@ -22,12 +22,12 @@
 #include "backend.h"
 #include "bench_dir.h"
 #include "report.h"
+#include "util/cli.h"
 #include "util/log.h"
 #include "workloads.h"
 
 enum {
     EXIT_ERROR = 1, /* an engine failed or answered wrongly */
-    EXIT_USAGE = 2,
     MAX_ENGINES = 32,
     MAX_WORKLOADS = 64,
 };
@@ -97,35 +97,7 @@ struct run {
     struct bench_keys keys;
 };
 
-static int usage_error(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static int
-usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("strata-bench: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputs("\nTry 'strata-bench --help'.\n", stderr);
-    va_end(ap);
-    return EXIT_USAGE;
-}
-
-static bool
-parse_size(const char *s, unsigned long long min, unsigned long long max,
-           unsigned long long *out)
-{
-    if (s == NULL || *s < '0' || *s > '9')
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
-}
+static const char PROG[] = "strata-bench";
 
 static void
 list_backends(void)
@@ -154,12 +126,13 @@ parse_engines(struct config *cfg, char *list)
         }
         const struct engine_ops *ops = bench_backend_find(name);
         if (ops == NULL)
-            return usage_error("unknown engine '%s' (see --list)", name);
+            return cli_usage_error(PROG, "unknown engine '%s' (see --list)",
+                                   name);
         if (cfg->engine_count == MAX_ENGINES)
-            return usage_error("at most %d engines", MAX_ENGINES);
+            return cli_usage_error(PROG, "at most %d engines", MAX_ENGINES);
         cfg->engines[cfg->engine_count++] = ops;
     }
-    return cfg->engine_count ? 0 : usage_error("--engines is empty");
+    return cfg->engine_count ? 0 : cli_usage_error(PROG, "--engines is empty");
 }
 
 static int
@@ -170,12 +143,13 @@ parse_workloads(struct config *cfg, char *list)
          name = strtok_r(NULL, ",", &save)) {
         int id = workload_parse(name);
         if (id < 0)
-            return usage_error("unknown workload '%s'", name);
+            return cli_usage_error(PROG, "unknown workload '%s'", name);
         if (cfg->workload_count == MAX_WORKLOADS)
-            return usage_error("at most %d workloads", MAX_WORKLOADS);
+            return cli_usage_error(PROG, "at most %d workloads", MAX_WORKLOADS);
         cfg->workloads[cfg->workload_count++] = (enum workload_id)id;
     }
-    return cfg->workload_count ? 0 : usage_error("--workloads is empty");
+    return cfg->workload_count ? 0
+                               : cli_usage_error(PROG, "--workloads is empty");
 }
 
 enum opt_id {
@@ -219,32 +193,37 @@ apply_number(struct config *cfg, int id, const char *arg)
     switch (id) {
     case OPT_NUM:
         /* The permutation holds uint32 indexes. */
-        if (!parse_size(arg, 1, 1000000000, &v))
-            return usage_error("--num takes 1..1000000000, not '%s'", arg);
+        if (!cli_parse_number(arg, 1, 1000000000, &v))
+            return cli_usage_error(PROG, "--num takes 1..1000000000, not '%s'",
+                                   arg);
         cfg->num = (size_t)v;
         return 0;
     case OPT_KEY_SIZE:
-        if (!parse_size(arg, 1, 1024, &v))
-            return usage_error("--key-size takes 1..1024, not '%s'", arg);
+        if (!cli_parse_number(arg, 1, 1024, &v))
+            return cli_usage_error(PROG, "--key-size takes 1..1024, not '%s'",
+                                   arg);
         cfg->key_size = (size_t)v;
         return 0;
     case OPT_VALUE_SIZE:
-        if (!parse_size(arg, 0, 64u << 20, &v))
-            return usage_error("--value-size takes 0..67108864, not '%s'", arg);
+        if (!cli_parse_number(arg, 0, 64u << 20, &v))
+            return cli_usage_error(
+                PROG, "--value-size takes 0..67108864, not '%s'", arg);
         cfg->value_size = (size_t)v;
         return 0;
     case OPT_SYNC_NUM:
-        if (!parse_size(arg, 1, 1000000000, &v))
-            return usage_error("--sync-num takes 1..1000000000, not '%s'", arg);
+        if (!cli_parse_number(arg, 1, 1000000000, &v))
+            return cli_usage_error(
+                PROG, "--sync-num takes 1..1000000000, not '%s'", arg);
         cfg->sync_num = (size_t)v;
         return 0;
     case OPT_SEED:
-        if (!parse_size(arg, 0, ULLONG_MAX, &v))
-            return usage_error("--seed takes a number, not '%s'", arg);
+        if (!cli_parse_number(arg, 0, ULLONG_MAX, &v))
+            return cli_usage_error(PROG, "--seed takes a number, not '%s'",
+                                   arg);
         cfg->seed = v;
         return 0;
     }
-    return usage_error("internal: unknown option");
+    return cli_usage_error(PROG, "internal: unknown option");
 }
 
 /* 0 to go on, -1 for a clean exit (--help, --list), or an exit status. */
@@ -261,7 +240,8 @@ apply_option(struct config *cfg, int id, char *arg)
         return 0;
     case OPT_FORMAT:
         if (strcmp(arg, "table") != 0 && strcmp(arg, "tsv") != 0)
-            return usage_error("--format takes table or tsv, not '%s'", arg);
+            return cli_usage_error(
+                PROG, "--format takes table or tsv, not '%s'", arg);
         cfg->tsv = arg[0] == 't' && arg[1] == 's';
         return 0;
     case OPT_TSV_OUT:
@@ -270,13 +250,13 @@ apply_option(struct config *cfg, int id, char *arg)
         cfg->tsv_copy = fopen(arg, "w");
         if (cfg->tsv_copy == NULL) {
             fprintf(stderr, "strata-bench: %s: %s\n", arg, strerror(errno));
-            return EXIT_USAGE;
+            return CLI_EXIT_USAGE;
         }
         return 0;
     case OPT_LOG_LEVEL: {
         int level = log_level_parse(arg);
         if (level < 0)
-            return usage_error("unknown log level '%s'", arg);
+            return cli_usage_error(PROG, "unknown log level '%s'", arg);
         log_set_level((enum log_level)level);
         return 0;
     }
@@ -315,17 +295,17 @@ parse_args(int argc, char **argv, struct config *cfg)
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
         if (c == '?' || c == ':')
-            return usage_error("bad option '%s'", argv[optind - 1]);
+            return cli_usage_error(PROG, "bad option '%s'", argv[optind - 1]);
         int rc = apply_option(cfg, c, optarg);
         if (rc != 0)
             return rc;
     }
     if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
+        return cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
     if (cfg->key_size < bench_keys_min_key_size(cfg->num))
-        return usage_error("--key-size %zu cannot hold %zu keys (needs %zu)",
-                           cfg->key_size, cfg->num,
-                           bench_keys_min_key_size(cfg->num));
+        return cli_usage_error(
+            PROG, "--key-size %zu cannot hold %zu keys (needs %zu)",
+            cfg->key_size, cfg->num, bench_keys_min_key_size(cfg->num));
     if (cfg->sync_num == 0) {
         size_t floor = cfg->num < 1000 ? cfg->num : 1000;
         cfg->sync_num = cfg->num / 1000 > floor ? cfg->num / 1000 : floor;
@@ -511,7 +491,7 @@ main(int argc, char **argv)
         return EXIT_ERROR;
     if (!temp &&
         snprintf(root, sizeof(root), "%s", cfg.db) >= (int)sizeof(root))
-        return usage_error("--db path too long");
+        return cli_usage_error(PROG, "--db path too long");
     bench_dir_warn_if_tmpfs(root);
 
     if (!cfg.tsv)

@@ -24,10 +24,10 @@
 
 #include "api/fcgi_loop.h"
 #include "store.h"
+#include "util/cli.h"
 #include "util/log.h"
 
 enum {
-    EXIT_USAGE = 2,
     DEFAULT_THREADS = 32,
     MAX_THREADS = 1024,
     SHUTDOWN_GRACE_MS = 10000,
@@ -74,36 +74,7 @@ static const char usage_text[] =
     "error (e.g. the data directory is locked by another stratad),\n"
     "2 on bad usage.\n";
 
-/* Parses a whole decimal number in [min, max]; false otherwise. */
-static bool
-parse_number(const char *s, unsigned long long min, unsigned long long max,
-             unsigned long long *out)
-{
-    if (s == NULL || *s < '0' || *s > '9')
-        return false;
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno != 0 || *end != '\0' || v < min || v > max)
-        return false;
-    *out = v;
-    return true;
-}
-
-static int usage_error(const char *fmt, ...)
-    __attribute__((format(printf, 1, 2)));
-
-static int
-usage_error(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "stratad: ");
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\nTry 'stratad --help'.\n");
-    va_end(ap);
-    return EXIT_USAGE;
-}
+static const char PROG[] = "stratad";
 
 enum opt_id {
     OPT_ENGINE = 256,
@@ -187,15 +158,16 @@ apply_number(struct config *cfg, int id, const char *arg)
         if (number_opts[i].id != id)
             continue;
         unsigned long long v;
-        if (!parse_number(arg, number_opts[i].min, number_opts[i].max, &v))
-            return usage_error("--%s takes a number from %llu to %llu, "
-                               "not '%s'",
-                               number_opts[i].name, number_opts[i].min,
-                               number_opts[i].max, arg);
+        if (!cli_parse_number(arg, number_opts[i].min, number_opts[i].max, &v))
+            return cli_usage_error(PROG,
+                                   "--%s takes a number from %llu to %llu, "
+                                   "not '%s'",
+                                   number_opts[i].name, number_opts[i].min,
+                                   number_opts[i].max, arg);
         set_number(cfg, id, v);
         return 0;
     }
-    return usage_error("internal: unknown option %d", id);
+    return cli_usage_error(PROG, "internal: unknown option %d", id);
 }
 
 /* Applies one option; returns 0, or the exit status to stop with (-1
@@ -206,7 +178,8 @@ apply_option(struct config *cfg, int id, const char *arg)
     switch (id) {
     case OPT_ENGINE:
         if (engine_find(arg) == NULL)
-            return usage_error("unknown engine '%s' (memory, file, lsm)", arg);
+            return cli_usage_error(
+                PROG, "unknown engine '%s' (memory, file, lsm)", arg);
         cfg->engine = arg;
         return 0;
     case OPT_DATA_DIR:
@@ -220,14 +193,15 @@ apply_option(struct config *cfg, int id, const char *arg)
         return 0;
     case OPT_SYNC:
         if (strcmp(arg, "always") != 0 && strcmp(arg, "none") != 0)
-            return usage_error("--sync takes always or none, not '%s'", arg);
+            return cli_usage_error(
+                PROG, "--sync takes always or none, not '%s'", arg);
         cfg->engine_opt.sync =
             arg[0] == 'a' ? ENGINE_SYNC_ALWAYS : ENGINE_SYNC_NONE;
         return 0;
     case OPT_LOG_LEVEL: {
         int level = log_level_parse(arg);
         if (level < 0)
-            return usage_error("unknown log level '%s'", arg);
+            return cli_usage_error(PROG, "unknown log level '%s'", arg);
         log_set_level((enum log_level)level);
         return 0;
     }
@@ -255,13 +229,13 @@ parse_args(int argc, char **argv, struct config *cfg)
     int id;
     while ((id = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
         if (id == '?')
-            return usage_error("%s", "bad option");
+            return cli_usage_error(PROG, "%s", "bad option");
         int rc = apply_option(cfg, id, optarg);
         if (rc != 0)
             return rc;
     }
     if (optind < argc)
-        return usage_error("unexpected argument '%s'", argv[optind]);
+        return cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
     return 0;
 }
 
