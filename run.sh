@@ -17,7 +17,7 @@ Builds strata and runs nginx on 127.0.0.1:PORT with a stratad worker
 behind it, in the foreground, until Ctrl-C or SIGTERM.
 
   --port N               HTTP port (default 8080)
-  --engine NAME          storage engine: memory, file (default file)
+  --engine NAME          storage engine: memory, file, lsm (default lsm)
   --data-dir DIR         data directory; the engine uses DIR/NAME/
                          (default: data/ next to run.sh)
   --threads N            worker threads (default 32; keep it above
@@ -35,7 +35,7 @@ EOF
 }
 
 port=8080
-engine="file"
+engine="lsm"
 data_dir=   # default: data/ in the source tree
 threads=
 sync=

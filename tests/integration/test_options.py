@@ -1,6 +1,7 @@
 """Worker options through a real nginx: the limits are configurable and
 nginx's body limit follows the worker's (6 * max_value_bytes + 4096);
---sync none still keeps what a clean restart must keep.
+--sync none still keeps what a clean restart must keep. For every engine
+(memory, file, lsm); the restarts only where the data persists (file, lsm).
 
 Prints one line per check ("ok - name" / "not ok - name: detail") and
 exits 1 when any failed; 99 when the harness could not run at all.
@@ -15,6 +16,9 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from harness import Strata, main_guard  # noqa: E402
+
+ENGINES = ("memory", "file", "lsm")
+PERSISTENT_ENGINES = ("file", "lsm")
 
 passed = 0
 failed = 0
@@ -43,11 +47,11 @@ def set_value(s, key, value):
                      json.dumps({"value": value}).encode("utf-8"))
 
 
-def check_small_limits():
+def check_small_limits(engine):
     max_value, max_key = 1000, 16
-    with Strata(engine="memory", max_value_bytes=max_value,
+    with Strata(engine=engine, max_value_bytes=max_value,
                 max_key_bytes=max_key) as s:
-        pre = "[max-value %d, max-key %d] " % (max_value, max_key)
+        pre = "[%s, max-value %d, max-key %d] " % (engine, max_value, max_key)
         r = set_value(s, "k" * max_key, "x")
         ok(pre + "a key of %d bytes is accepted" % max_key, r.status == 200,
            repr(r))
@@ -92,9 +96,9 @@ def check_small_limits():
         ok(pre + "the worker exits 0", status == 0, "status %r" % status)
 
 
-def check_sync_none():
-    with Strata(engine="file", extra_args=["--sync", "none"]) as s:
-        pre = "[file, sync none] "
+def check_sync_none(engine):
+    with Strata(engine=engine, extra_args=["--sync", "none"]) as s:
+        pre = "[%s, sync none] " % engine
         r = set_value(s, "k", "kept")
         ok(pre + "set", r.status == 200, repr(r))
         r = s.request("DELETE", "/delete/k")
@@ -121,8 +125,10 @@ def check_sync_none():
 
 
 def run():
-    check_small_limits()
-    check_sync_none()
+    for engine in ENGINES:
+        check_small_limits(engine)
+    for engine in PERSISTENT_ENGINES:
+        check_sync_none(engine)
     print("# %d passed, %d failed" % (passed, failed))
     return failed
 
