@@ -61,6 +61,9 @@ static const char usage_text[] =
     "  --log-level LEVEL  the engines' log on stderr: debug, info, warn\n"
     "                     (default), error, off\n"
     "  --tsv-out FILE     also write the TSV lines to FILE (bench/plot.sh)\n"
+    "  --stats            after each workload, print the engine's own\n"
+    "                     figures (tables per level, compactions ...) on\n"
+    "                     stderr, before the engine is closed\n"
     "  --list             print the available backends, one a line: name,\n"
     "                     strata|anchor, sorted|unsorted, persistent|volatile\n"
     "  --help             show this help and exit\n"
@@ -86,6 +89,7 @@ struct config {
     unsigned long long seed;
     const char *db;
     bool tsv;
+    bool stats;     /* --stats: the engine's figures after each workload */
     FILE *tsv_copy; /* --tsv-out: the TSV lines too, for plots */
 };
 
@@ -165,6 +169,7 @@ enum opt_id {
     OPT_TSV_OUT,
     OPT_LOG_LEVEL,
     OPT_LIST,
+    OPT_STATS,
     OPT_HELP,
 };
 
@@ -181,6 +186,7 @@ static const struct option long_opts[] = {
     {"tsv-out", required_argument, NULL, OPT_TSV_OUT},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"list", no_argument, NULL, OPT_LIST},
+    {"stats", no_argument, NULL, OPT_STATS},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -263,6 +269,9 @@ apply_option(struct config *cfg, int id, char *arg)
     case OPT_LIST:
         list_backends();
         return -1;
+    case OPT_STATS:
+        cfg->stats = true;
+        return 0;
     case OPT_HELP:
         fputs(usage_text, stdout);
         return -1;
@@ -382,6 +391,25 @@ result_note(enum workload_id id, const struct run *r,
     return NULL;
 }
 
+static void
+print_stat(void *arg, const char *name, uint64_t value)
+{
+    fprintf(arg, " %s=%llu", name, (unsigned long long)value);
+}
+
+/* --stats: one line on stderr of what the engine reports about itself
+ * (tables per level, disk bytes, compactions ...), so it stays out of the
+ * TSV on stdout. */
+static void
+print_engine_stats(const struct run *r, enum workload_id id)
+{
+    if (r->ops->stats == NULL || r->e == NULL)
+        return;
+    fprintf(stderr, "# stats %s %s:", r->ops->name, workload_name(id));
+    r->ops->stats(r->e, print_stat, stderr);
+    fputc('\n', stderr);
+}
+
 /* Runs one workload, with the reopen around fillrandom-sync and the
  * close / measure / reopen after it; prints its row. */
 static st_status
@@ -409,6 +437,8 @@ run_workload(const struct config *cfg, struct run *r, enum workload_id id,
             (uint64_t)r->keys.live_count * (cfg->key_size + cfg->value_size),
         .reopen_ns = REPORT_NOT_MEASURED,
     };
+    if (cfg->stats)
+        print_engine_stats(r, id);
     if (persistent)
         s = reopen_engine(r, ENGINE_SYNC_NONE, &row.disk_bytes, &row.reopen_ns,
                           err);
