@@ -162,8 +162,10 @@ verify(st_slice in, uint64_t id, uint64_t seg_size, uint64_t *bad_off)
         at += used;
         if (e.type == FILE_HINT_END)
             return at == in.len && e.seq == count && e.off == seg_size;
-        if (e.off < FILE_HEADER_LEN ||
-            e.off + file_record_len(e.key.len, e.val_len) > seg_size)
+        /* Subtract rather than add: an offset near 2^64 would wrap the
+         * sum below seg_size (found by fuzz_file_engine). */
+        if (e.off < FILE_HEADER_LEN || e.off > seg_size ||
+            file_record_len(e.key.len, e.val_len) > seg_size - e.off)
             return false;
         count++;
     }
