@@ -6,6 +6,10 @@
 # missing. STRATA_FUZZ_SECONDS sets the seconds per target (default 4).
 # Exit 0 pass, 1 fail.
 srcdir=${STRATA_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+# A fixed seed: the gate explores the same inputs on every run, so a
+# failure here is a regression, reproducible with the same command; new
+# ground is for the long runs (make fuzz-long), which seed at random.
+export FUZZ_ARGS="${FUZZ_ARGS:--seed=1}"
 if "$srcdir/fuzz/run.sh" --seconds "${STRATA_FUZZ_SECONDS:-4}"; then
     exit 0
 fi
