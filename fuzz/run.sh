@@ -64,8 +64,11 @@ case "$seconds" in
 esac
 
 FUZZ_DIR="$STRATA_ROOT/fuzz"
-BUILD=build-fuzz
-OUT="$STRATA_ROOT/$BUILD/fuzz"
+# STRATA_FUZZ_BUILD: where to build (default build-fuzz/ in the source
+# tree; make distcheck's source tree is read-only).
+BUILD=${STRATA_FUZZ_BUILD:-build-fuzz}
+BUILD_DIR=$(strata_dir "$BUILD")
+OUT="$BUILD_DIR/fuzz"
 
 all_targets=()
 for f in "$FUZZ_DIR"/fuzz_*.c; do
@@ -113,8 +116,8 @@ if ! "$CC" -fsanitize=fuzzer,address,undefined "$probe/probe.c" \
 fi
 
 strata_bootstrap
-mkdir -p "$STRATA_ROOT/$BUILD"
-exec 9>"$STRATA_ROOT/$BUILD/.fuzz-lock"
+mkdir -p "$BUILD_DIR"
+exec 9>"$BUILD_DIR/.fuzz-lock"
 if ! flock -w 1800 9; then
     strata_say "another fuzz run holds $BUILD/ for too long"
     exit 1
@@ -134,10 +137,10 @@ fi
 
 # The libraries libstrata.a needs, as configure found them.
 libs=$(sed -n -e 's/^\(FCGI\|JSONC\|XXHASH\)_LIBS = //p' \
-    "$STRATA_ROOT/$BUILD/Makefile" | tr '\n' ' ')
+    "$BUILD_DIR/Makefile" | tr '\n' ' ')
 incs=$(sed -n -e 's/^\(JSONC\|XXHASH\)_CFLAGS = //p' \
-    "$STRATA_ROOT/$BUILD/Makefile" | tr '\n' ' ')
-LIB="$STRATA_ROOT/$BUILD/libstrata.a"
+    "$BUILD_DIR/Makefile" | tr '\n' ' ')
+LIB="$BUILD_DIR/libstrata.a"
 FUZZ_CFLAGS="-std=c11 -D_GNU_SOURCE -pthread -Wall -Wextra -Wno-unused-parameter
     -I$STRATA_ROOT/src -I$FUZZ_DIR $incs -O1 -g -fno-omit-frame-pointer $SAN"
 

@@ -109,8 +109,17 @@ strata_bootstrap() {
 # compiler, the flags or the arguments changed (CC=clang ./test.sh after a
 # gcc build must not reuse the gcc objects). The environment (CC, CFLAGS,
 # LDFLAGS, CPPFLAGS) reaches configure as usual.
+# A build directory: absolute as given, else relative to the source tree.
+strata_dir() {
+    case "$1" in
+    /*) printf '%s\n' "$1" ;;
+    *) printf '%s\n' "$STRATA_ROOT/$1" ;;
+    esac
+}
+
 strata_configure() {
-    local dir="$STRATA_ROOT/$1"
+    local dir
+    dir=$(strata_dir "$1")
     shift
     local stamp="$dir/.strata-configure"
     local want
@@ -162,7 +171,7 @@ strata_quiet() {
 strata_make() {
     local dir=$1
     shift
-    make -s -C "$STRATA_ROOT/$dir" -j2 "$@" 2>&1 | strata_quiet
+    make -s -C "$(strata_dir "$dir")" -j2 "$@" 2>&1 | strata_quiet
 }
 
 # strata_build DIR: builds everything (stratad and the library).

@@ -10,6 +10,11 @@ srcdir=${STRATA_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 # failure here is a regression, reproducible with the same command; new
 # ground is for the long runs (make fuzz-long), which seed at random.
 export FUZZ_ARGS="${FUZZ_ARGS:--seed=1}"
+# make distcheck builds from a read-only source tree: build beside the
+# test instead.
+if [ ! -w "$srcdir" ]; then
+    export STRATA_FUZZ_BUILD="${STRATA_FUZZ_BUILD:-$PWD/build-fuzz}"
+fi
 if "$srcdir/fuzz/run.sh" --seconds "${STRATA_FUZZ_SECONDS:-4}"; then
     exit 0
 fi
