@@ -22,7 +22,8 @@ behind it, in the foreground, until Ctrl-C or SIGTERM.
                          (default: data/ next to run.sh)
   --threads N            worker threads (default 32; keep it above
                          nginx's 2 workers x 8 kept connections)
-  --sync always|none     when a write is on disk before its answer
+  --sync MODE            always, interval[:MS] or none: when a write is
+                         on disk (see README, "Durability")
                          (default: the worker's, always)
   --max-key-bytes N      longest key (default 1024)
   --max-value-bytes N    longest value (default 1048576); nginx's body

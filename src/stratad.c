@@ -55,7 +55,10 @@ static const char usage_text[] =
     "  --threads N            request threads (default 32); keep it above\n"
     "                         nginx workers x upstream keepalive\n"
     "  --sync MODE            always: fsync before answering a write\n"
-    "                         (default); none: leave it to the OS\n"
+    "                         (default; concurrent writes share fsyncs);\n"
+    "                         interval[:MS]: fsync at most MS ms after a\n"
+    "                         write (default 1000), a power loss can take\n"
+    "                         back that much; none: leave it to the OS\n"
     "  --max-key-bytes N      longest key (default 1024, at most 2048)\n"
     "  --max-value-bytes N    longest value (default 1048576); requests\n"
     "                         are limited to 6*N+4096 bytes of JSON\n"
@@ -170,6 +173,27 @@ apply_number(struct config *cfg, int id, const char *arg)
     return cli_usage_error(PROG, "internal: unknown option %d", id);
 }
 
+/* always | none | interval | interval:MS */
+static bool
+parse_sync(const char *arg, struct engine_options *opt)
+{
+    static const char interval[] = "interval";
+    unsigned long long ms = 1000;
+    if (strcmp(arg, "always") == 0 || strcmp(arg, "none") == 0) {
+        opt->sync = arg[0] == 'a' ? ENGINE_SYNC_ALWAYS : ENGINE_SYNC_NONE;
+        return true;
+    }
+    if (strncmp(arg, interval, sizeof interval - 1) != 0)
+        return false;
+    arg += sizeof interval - 1;
+    if (*arg != '\0' &&
+        (*arg != ':' || !cli_parse_number(arg + 1, 1, 60000, &ms)))
+        return false;
+    opt->sync = ENGINE_SYNC_INTERVAL;
+    opt->sync_interval_ms = (unsigned)ms;
+    return true;
+}
+
 /* Applies one option; returns 0, or the exit status to stop with (-1
  * for a clean exit after --help or --version). */
 static int
@@ -192,11 +216,11 @@ apply_option(struct config *cfg, int id, const char *arg)
         cfg->pid_file = arg;
         return 0;
     case OPT_SYNC:
-        if (strcmp(arg, "always") != 0 && strcmp(arg, "none") != 0)
-            return cli_usage_error(
-                PROG, "--sync takes always or none, not '%s'", arg);
-        cfg->engine_opt.sync =
-            arg[0] == 'a' ? ENGINE_SYNC_ALWAYS : ENGINE_SYNC_NONE;
+        if (!parse_sync(arg, &cfg->engine_opt))
+            return cli_usage_error(PROG,
+                                   "--sync takes always, none, interval or "
+                                   "interval:MS (1..60000), not '%s'",
+                                   arg);
         return 0;
     case OPT_LOG_LEVEL: {
         int level = log_level_parse(arg);

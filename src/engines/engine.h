@@ -22,12 +22,16 @@
 
 /* When a write is durable before it is acknowledged (README, "Sync"). */
 enum engine_sync {
-    ENGINE_SYNC_ALWAYS, /* fsync before ST_OK: nothing acknowledged lost */
-    ENGINE_SYNC_NONE,   /* the OS writes back: survives a process crash */
+    ENGINE_SYNC_ALWAYS,   /* fsync before ST_OK: nothing acknowledged lost */
+    ENGINE_SYNC_INTERVAL, /* fsync within sync_interval_ms of a write */
+    ENGINE_SYNC_NONE,     /* the OS writes back: survives a process crash */
 };
 
 struct engine_options {
     enum engine_sync sync;
+    /* ENGINE_SYNC_INTERVAL: the longest a write waits for its fsync, and
+     * so the most a power loss can take back (periodic_sync.h). */
+    unsigned sync_interval_ms;
     /* file engine: roll the active log at this size (bytes). */
     uint64_t segment_bytes;
     /* file engine: merge closed segments when at least this share of

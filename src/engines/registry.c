@@ -30,6 +30,7 @@ engine_options_default(struct engine_options *opt)
 {
     *opt = (struct engine_options){
         .sync = ENGINE_SYNC_ALWAYS,
+        .sync_interval_ms = 1000,
         .segment_bytes = 64u << 20,
         .merge_dead_pct = 50,
         .merge_min_dead_bytes = 16u << 20,

@@ -299,9 +299,25 @@ write_batch(void *ctx, struct group_commit_req **reqs, size_t count)
     if (s == ST_OK) {
         fe->next_seq = seq;
         index_batch(fe, reqs, count, off);
+        if (fe->opt.sync == ENGINE_SYNC_INTERVAL && fe->enc.len > 0)
+            periodic_sync_mark_dirty(&fe->ps);
     } else {
         fail_batch(reqs, count, s, &e);
     }
+    pthread_mutex_unlock(&fe->write_mu);
+}
+
+/* --sync interval: the syncer's callback. The same rule as for a sync
+ * per write: after a failed fsync, no more writes. */
+static void
+interval_sync(void *ctx)
+{
+    struct file_engine *fe = ctx;
+    struct st_error e = {0};
+    pthread_mutex_lock(&fe->write_mu);
+    if (!atomic_load(&fe->readonly) &&
+        file_segment_sync(fe->active, &e) != ST_OK)
+        file_engine_go_readonly(fe, &e);
     pthread_mutex_unlock(&fe->write_mu);
 }
 
@@ -417,6 +433,7 @@ file_stats(struct engine *e, engine_stat_fn fn, void *arg)
     group_commit_figures(&fe->gc, &batches, &writes);
     fn(arg, "write_batches", batches);
     fn(arg, "batched_writes", writes);
+    fn(arg, "interval_syncs", periodic_sync_count(&fe->ps));
 }
 
 /* The background merger: wakes every MERGE_POLL_MS (or when told to
@@ -466,6 +483,7 @@ stop_merge_thread(struct file_engine *fe)
 static void
 destroy(struct file_engine *fe)
 {
+    periodic_sync_stop(&fe->ps); /* a failed open may have started it */
     for (size_t i = 0; i < fe->nsegs; i++)
         file_segment_close(fe->segs[i].seg);
     free(fe->segs);
@@ -487,6 +505,7 @@ file_close(struct engine *e, struct st_error *err)
     if (e == NULL)
         return ST_OK;
     struct file_engine *fe = from_base(e);
+    periodic_sync_stop(&fe->ps);
     stop_merge_thread(fe);
     st_status s = ST_OK;
     /* Under sync=none this is where the OS is asked to write back; after
@@ -541,6 +560,9 @@ file_open(const char *dir, const struct engine_options *opt,
     if (fe == NULL)
         return st_error_set(err, ST_NOMEM, 0, "file engine: no memory");
     st_status s = file_replay(fe, err);
+    if (s == ST_OK && fe->opt.sync == ENGINE_SYNC_INTERVAL)
+        s = periodic_sync_start(&fe->ps, fe->opt.sync_interval_ms,
+                                interval_sync, fe, err);
     if (s == ST_OK && fe->opt.background) {
         int rc = pthread_create(&fe->bg_thread, NULL, merge_thread, fe);
         if (rc != 0)

@@ -25,6 +25,7 @@
 
 #include "engines/engine.h"
 #include "engines/group_commit.h"
+#include "engines/periodic_sync.h"
 #include "engines/file/file_index.h"
 #include "engines/file/file_segment.h"
 #include "util/hashmap.h"
@@ -44,6 +45,8 @@ struct file_engine {
     pthread_mutex_t merge_mu;
     /* Sets and deletes queue here; the batch writer takes write_mu. */
     struct group_commit gc;
+    /* --sync interval: fsyncs the active segment in the background. */
+    struct periodic_sync ps;
     pthread_mutex_t write_mu;
     pthread_rwlock_t lock;
 

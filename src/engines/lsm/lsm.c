@@ -562,6 +562,8 @@ write_batch(void *ctx, struct group_commit_req **reqs, size_t count)
     if (s == ST_OK && n > 0)
         s = apply_entries(e, we, n, &err);
     pthread_mutex_unlock(&e->write_mu);
+    if (s == ST_OK && n > 0 && e->opt.sync == ENGINE_SYNC_INTERVAL)
+        periodic_sync_mark_dirty(&e->ps);
     if (s == ST_OK)
         return;
     for (size_t i = 0; i < count; i++) {
@@ -569,6 +571,19 @@ write_batch(void *ctx, struct group_commit_req **reqs, size_t count)
         if (reqs[i]->err != NULL)
             *reqs[i]->err = err;
     }
+}
+
+/* --sync interval: the syncer's callback. As with a sync per write, a
+ * failed fsync ends all writing (PITFALLS.md). */
+static void
+interval_sync(void *ctx)
+{
+    struct lsm_engine *e = ctx;
+    struct st_error err = {0};
+    pthread_mutex_lock(&e->write_mu);
+    if (!atomic_load(&e->readonly) && lsm_wal_sync(e->wal, &err) != ST_OK)
+        lsm_go_readonly(e, &err);
+    pthread_mutex_unlock(&e->write_mu);
 }
 
 static st_status
@@ -754,6 +769,7 @@ lsm_stats(struct engine *base, engine_stat_fn fn, void *arg)
     group_commit_figures(&e->gc, &batches, &writes);
     fn(arg, "write_batches", batches);
     fn(arg, "batched_writes", writes);
+    fn(arg, "interval_syncs", periodic_sync_count(&e->ps));
     fn(arg, "readonly", atomic_load(&e->readonly));
     view_release(&r);
 }
@@ -761,6 +777,7 @@ lsm_stats(struct engine *base, engine_stat_fn fn, void *arg)
 static void
 engine_free(struct lsm_engine *e)
 {
+    periodic_sync_stop(&e->ps); /* a failed open may have started it */
     lsm_memref_unref(e->imm);
     lsm_memref_unref(e->mem);
     lsm_version_unref(e->current); /* closes every table */
@@ -818,6 +835,9 @@ lsm_open(const char *dir, const struct engine_options *opt, struct engine **out,
     pthread_cond_init(&e->cv, NULL);
 
     st_status s = lsm_recover(e, err);
+    if (s == ST_OK && opt->sync == ENGINE_SYNC_INTERVAL)
+        s = periodic_sync_start(&e->ps, opt->sync_interval_ms, interval_sync, e,
+                                err);
     if (s == ST_OK && opt->background) {
         int rc = pthread_create(&e->bg_thread, NULL, background_main, e);
         if (rc != 0)
@@ -840,6 +860,7 @@ lsm_close(struct engine *base, struct st_error *err)
     if (base == NULL)
         return ST_OK;
     struct lsm_engine *e = from_base(base);
+    periodic_sync_stop(&e->ps);
     pthread_mutex_lock(&e->mu);
     e->shutting_down = true;
     atomic_store(&e->stopping, true);

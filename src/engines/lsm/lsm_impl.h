@@ -27,6 +27,7 @@
 
 #include "engines/engine.h"
 #include "engines/group_commit.h"
+#include "engines/periodic_sync.h"
 #include "engines/lsm/block_cache.h"
 #include "engines/lsm/manifest.h"
 #include "engines/lsm/memtable.h"
@@ -80,6 +81,8 @@ struct lsm_engine {
 
     /* Sets and deletes queue here; the batch writer takes write_mu. */
     struct group_commit gc;
+    /* --sync interval: fsyncs the WAL in the background. */
+    struct periodic_sync ps;
     pthread_mutex_t write_mu;
     struct lsm_wal *wal; /* write_mu */
 
