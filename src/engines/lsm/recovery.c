@@ -15,6 +15,7 @@
  * A crash anywhere in 2-4 leaves the old WALs in place: the next open
  * replays them again, and the tables it wrote are orphans.
  */
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -135,6 +136,15 @@ open_tables(struct lsm_engine *e, const struct lsm_manifest_state *st,
             break;
         }
         s = lsm_table_open(path, m->number, e->cache, &t, err);
+        if (s == ST_IO && err != NULL && err->errnum == ENOENT)
+            /* Tables are deleted only after a later manifest edit is
+             * durable, so a missing one means the manifest lost that
+             * edit: damage, not an I/O failure (docs/manifest-format.md). */
+            s = st_error_set(err, ST_CORRUPT, 0,
+                             "lsm open: the manifest names %s, which is "
+                             "missing: the manifest is damaged or older than "
+                             "the tables",
+                             path);
         if (s != ST_OK) {
             free(path);
             break;
