@@ -9,7 +9,7 @@
 STRATA_PACKAGES=(
     build-essential autoconf automake libtool pkg-config
     libfcgi-dev libjson-c-dev libcmocka-dev libxxhash-dev
-    python3 curl clang libclang-rt-dev wrk
+    python3 curl clang libclang-rt-dev wrk valgrind
 )
 
 strata_say() {
