@@ -9,16 +9,19 @@
  * where the method byte picks GET, POST, DELETE, HEAD or an odd method.
  * Every response must have a known status, an Allow header exactly on
  * 405, and a body that json-c parses strictly: {"error": "<string>"} and
- * nothing else for every status but 200. A reference model (keys set in
+ * nothing else for every status but 200 (a 200 of GET /metrics is
+ * Prometheus text instead). A reference model (keys set in
  * this input, decoded by our own percent-decoder) checks the answers:
  * a 200 get returns the value the last 200 set stored, a get or delete
  * of a key the model lacks is 404. At the end every key is deleted again,
  * so each input starts from an empty store and a crash replays alone.
  */
 #include <json-c/json.h>
+#include <string.h>
 
 #include "fuzz_common.h"
 
+#include "api/prom_text.h"
 #include "api/router.h"
 #include "store.h"
 
@@ -152,6 +155,13 @@ check_response(const struct api_response *r)
         FUZZ_CHECK(!"status outside the known set");
     }
     FUZZ_CHECK((r->status == 405) == (r->allow != NULL));
+    if (r->route == HTTP_ROUTE_METRICS && r->status == 200) {
+        /* GET /metrics is Prometheus text, the one answer not in JSON. */
+        FUZZ_CHECK(strcmp(r->content_type, PROM_TEXT_CONTENT_TYPE) == 0);
+        FUZZ_CHECK(r->body.len > 0 && r->body.ptr[r->body.len - 1] == '\n');
+        return NULL;
+    }
+    FUZZ_CHECK(strcmp(r->content_type, API_JSON_CONTENT_TYPE) == 0);
     json_object *obj = parse_json(&r->body);
     FUZZ_CHECK(obj != NULL);
     FUZZ_CHECK(json_object_is_type(obj, json_type_object));

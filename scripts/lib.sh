@@ -8,8 +8,11 @@
 
 STRATA_PACKAGES=(
     build-essential autoconf automake libtool pkg-config
-    libfcgi-dev libjson-c-dev libcmocka-dev libxxhash-dev
+    libfcgi-dev libjson-c-dev libcmocka-dev libxxhash-dev libsystemd-dev
     python3 curl clang libclang-rt-dev wrk valgrind
+    python3-prometheus-client
+    # systemd-analyze and groff check the units and the man page
+    systemd groff-base
 )
 
 strata_say() {

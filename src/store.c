@@ -187,6 +187,8 @@ store_stats(struct store *st, engine_stat_fn fn, void *arg)
     fn(arg, "deletes", atomic_load(&st->deletes));
     fn(arg, "scans", atomic_load(&st->scans));
     fn(arg, "errors", atomic_load(&st->errors));
+    /* Process-wide, which with one store per worker is this store's. */
+    fn(arg, "fsyncs", io_sync_calls());
     if (st->ops->stats != NULL)
         st->ops->stats(st->engine, fn, arg);
 }

@@ -73,8 +73,9 @@ st_status store_scan(struct store *st, st_slice start, st_slice end,
 /* Runs the engine's background work now (tests, admin). */
 st_status store_compact(struct store *st, struct st_error *err);
 
-/* Reports the store's counters (gets, sets, deletes, errors ...) and then
- * the engine's figures through fn. */
+/* Reports the store's counters (gets, sets, deletes, errors ..., and the
+ * process's fsync calls as "fsyncs") and then the engine's figures
+ * through fn. */
 void store_stats(struct store *st, engine_stat_fn fn, void *arg);
 
 const char *store_engine_name(const struct store *st);

@@ -1,17 +1,18 @@
 /*
- * stratad: the strata worker. It takes the data directory's lock, opens
- * the engine, listens on a private unix socket for nginx's FastCGI
- * requests, serves them from a pool of threads, and on SIGTERM/SIGINT
- * finishes what is in flight and closes the engine cleanly.
+ * stratad: the strata worker. It reads its options (src/options.c),
+ * takes the data directory's lock, opens the engine, listens on a
+ * private unix socket for nginx's FastCGI requests, serves them from a
+ * pool of threads, and on SIGTERM/SIGINT finishes what is in flight and
+ * closes the engine cleanly. SIGHUP reopens the log file (logrotate).
+ * Under systemd (Type=notify) it says READY=1 once the threads serve,
+ * STOPPING=1 when told to stop, and what it is doing in STATUS=.
  *
  * Signals are blocked in every thread and taken by sigwait() in main,
  * because libfcgi's own SIGTERM handler only sets a flag and leaves
  * threads asleep (PITFALLS.md).
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <getopt.h>
-#include <limits.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,245 +23,33 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <systemd/sd-daemon.h>
+
 #include "api/fcgi_loop.h"
+#include "options.h"
 #include "store.h"
-#include "util/cli.h"
 #include "util/log.h"
 
 enum {
-    DEFAULT_THREADS = 32,
-    MAX_THREADS = 1024,
     SHUTDOWN_GRACE_MS = 10000,
     LISTEN_BACKLOG = 1024,
 };
 
-struct config {
-    const char *engine, *data_dir, *socket_path, *pid_file;
-    unsigned threads;
-    struct engine_options engine_opt;
-    struct store_limits limits;
-};
-
-static const char usage_text[] =
-    "Usage: stratad [OPTION]...\n"
-    "The strata key-value worker: serves FastCGI requests from nginx.\n"
-    "\n"
-    "  --engine NAME          storage engine: memory, file, lsm\n"
-    "                         (default lsm)\n"
-    "  --data-dir DIR         data directory; the engine keeps its files in\n"
-    "                         DIR/NAME/ (default data)\n"
-    "  --socket PATH          unix socket to listen on, mode 0660\n"
-    "                         (default run/stratad.sock); with LISTEN_FDS=1\n"
-    "                         from systemd, fd 3 is used instead\n"
-    "  --threads N            request threads (default 32); keep it above\n"
-    "                         nginx workers x upstream keepalive\n"
-    "  --sync MODE            always: fsync before answering a write\n"
-    "                         (default; concurrent writes share fsyncs);\n"
-    "                         interval[:MS]: fsync at most MS ms after a\n"
-    "                         write (default 1000), a power loss can take\n"
-    "                         back that much; none: leave it to the OS\n"
-    "  --max-key-bytes N      longest key (default 1024, at most 2048)\n"
-    "  --max-value-bytes N    longest value (default 1048576); requests\n"
-    "                         are limited to 6*N+4096 bytes of JSON\n"
-    "  --segment-bytes N      file engine: roll the log at N bytes\n"
-    "                         (default 67108864)\n"
-    "  --memtable-bytes N     lsm engine: flush the memtable to a table\n"
-    "                         past N bytes (default 4194304)\n"
-    "  --block-cache-bytes N  lsm engine: cache of table blocks shared by\n"
-    "                         all tables (default 8388608; 0: none)\n"
-    "  --log-level LEVEL      debug, info, warn, error (default info)\n"
-    "  --pid-file PATH        write the process id there while running\n"
-    "  --help                 show this help and exit\n"
-    "  --version              show the version and exit\n"
-    "\n"
-    "Exit status: 0 after a clean shutdown, 1 on a start-up or storage\n"
-    "error (e.g. the data directory is locked by another stratad),\n"
-    "2 on bad usage.\n";
-
-static const char PROG[] = "stratad";
-
-enum opt_id {
-    OPT_ENGINE = 256,
-    OPT_DATA_DIR,
-    OPT_SOCKET,
-    OPT_THREADS,
-    OPT_SYNC,
-    OPT_MAX_KEY,
-    OPT_MAX_VALUE,
-    OPT_SEGMENT,
-    OPT_MEMTABLE,
-    OPT_BLOCK_CACHE,
-    OPT_LOG_LEVEL,
-    OPT_PID_FILE,
-    OPT_HELP,
-    OPT_VERSION,
-};
-
-static const struct option long_opts[] = {
-    {"engine", required_argument, NULL, OPT_ENGINE},
-    {"data-dir", required_argument, NULL, OPT_DATA_DIR},
-    {"socket", required_argument, NULL, OPT_SOCKET},
-    {"threads", required_argument, NULL, OPT_THREADS},
-    {"sync", required_argument, NULL, OPT_SYNC},
-    {"max-key-bytes", required_argument, NULL, OPT_MAX_KEY},
-    {"max-value-bytes", required_argument, NULL, OPT_MAX_VALUE},
-    {"segment-bytes", required_argument, NULL, OPT_SEGMENT},
-    {"memtable-bytes", required_argument, NULL, OPT_MEMTABLE},
-    {"block-cache-bytes", required_argument, NULL, OPT_BLOCK_CACHE},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-    {"pid-file", required_argument, NULL, OPT_PID_FILE},
-    {"help", no_argument, NULL, OPT_HELP},
-    {"version", no_argument, NULL, OPT_VERSION},
-    {NULL, 0, NULL, 0},
-};
-
-/* The numeric options and their ranges. */
-static const struct {
-    int id;
-    const char *name;
-    unsigned long long min, max;
-} number_opts[] = {
-    {OPT_THREADS, "threads", 1, MAX_THREADS},
-    {OPT_MAX_KEY, "max-key-bytes", 1, STORE_MAX_KEY_CEILING},
-    {OPT_MAX_VALUE, "max-value-bytes", 0, STORE_MAX_VALUE_CEILING},
-    {OPT_SEGMENT, "segment-bytes", 4096, 1ull << 32},
-    {OPT_MEMTABLE, "memtable-bytes", 64 << 10, 1ull << 30},
-    {OPT_BLOCK_CACHE, "block-cache-bytes", 0, 1ull << 40},
-};
+/* Tells systemd (when NOTIFY_SOCKET is set; else nothing) how we are:
+ * sd_notify(3) state lines such as "READY=1" and "STATUS=...". */
+static void notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void
-set_number(struct config *cfg, int id, unsigned long long v)
+notify(const char *fmt, ...)
 {
-    switch (id) {
-    case OPT_THREADS:
-        cfg->threads = (unsigned)v;
-        break;
-    case OPT_MAX_KEY:
-        cfg->limits.max_key_len = (size_t)v;
-        break;
-    case OPT_MAX_VALUE:
-        cfg->limits.max_value_len = (size_t)v;
-        break;
-    case OPT_SEGMENT:
-        cfg->engine_opt.segment_bytes = v;
-        break;
-    case OPT_MEMTABLE:
-        cfg->engine_opt.memtable_bytes = v;
-        break;
-    case OPT_BLOCK_CACHE:
-        cfg->engine_opt.block_cache_bytes = v;
-        break;
-    }
-}
-
-/* Applies one numeric option; returns 0 or an exit status. */
-static int
-apply_number(struct config *cfg, int id, const char *arg)
-{
-    for (size_t i = 0; i < sizeof number_opts / sizeof number_opts[0]; i++) {
-        if (number_opts[i].id != id)
-            continue;
-        unsigned long long v;
-        if (!cli_parse_number(arg, number_opts[i].min, number_opts[i].max, &v))
-            return cli_usage_error(PROG,
-                                   "--%s takes a number from %llu to %llu, "
-                                   "not '%s'",
-                                   number_opts[i].name, number_opts[i].min,
-                                   number_opts[i].max, arg);
-        set_number(cfg, id, v);
-        return 0;
-    }
-    return cli_usage_error(PROG, "internal: unknown option %d", id);
-}
-
-/* always | none | interval | interval:MS */
-static bool
-parse_sync(const char *arg, struct engine_options *opt)
-{
-    static const char interval[] = "interval";
-    unsigned long long ms = 1000;
-    if (strcmp(arg, "always") == 0 || strcmp(arg, "none") == 0) {
-        opt->sync = arg[0] == 'a' ? ENGINE_SYNC_ALWAYS : ENGINE_SYNC_NONE;
-        return true;
-    }
-    if (strncmp(arg, interval, sizeof interval - 1) != 0)
-        return false;
-    arg += sizeof interval - 1;
-    if (*arg != '\0' &&
-        (*arg != ':' || !cli_parse_number(arg + 1, 1, 60000, &ms)))
-        return false;
-    opt->sync = ENGINE_SYNC_INTERVAL;
-    opt->sync_interval_ms = (unsigned)ms;
-    return true;
-}
-
-/* Applies one option; returns 0, or the exit status to stop with (-1
- * for a clean exit after --help or --version). */
-static int
-apply_option(struct config *cfg, int id, const char *arg)
-{
-    switch (id) {
-    case OPT_ENGINE:
-        if (engine_find(arg) == NULL)
-            return cli_usage_error(
-                PROG, "unknown engine '%s' (memory, file, lsm)", arg);
-        cfg->engine = arg;
-        return 0;
-    case OPT_DATA_DIR:
-        cfg->data_dir = arg;
-        return 0;
-    case OPT_SOCKET:
-        cfg->socket_path = arg;
-        return 0;
-    case OPT_PID_FILE:
-        cfg->pid_file = arg;
-        return 0;
-    case OPT_SYNC:
-        if (!parse_sync(arg, &cfg->engine_opt))
-            return cli_usage_error(PROG,
-                                   "--sync takes always, none, interval or "
-                                   "interval:MS (1..60000), not '%s'",
-                                   arg);
-        return 0;
-    case OPT_LOG_LEVEL: {
-        int level = log_level_parse(arg);
-        if (level < 0)
-            return cli_usage_error(PROG, "unknown log level '%s'", arg);
-        log_set_level((enum log_level)level);
-        return 0;
-    }
-    case OPT_HELP:
-        fputs(usage_text, stdout);
-        return -1;
-    case OPT_VERSION:
-        puts("stratad " PACKAGE_VERSION);
-        return -1;
-    }
-    return apply_number(cfg, id, arg);
-}
-
-static int
-parse_args(int argc, char **argv, struct config *cfg)
-{
-    *cfg = (struct config){
-        .engine = "lsm",
-        .data_dir = "data",
-        .socket_path = "run/stratad.sock",
-        .threads = DEFAULT_THREADS,
-    };
-    engine_options_default(&cfg->engine_opt);
-    store_limits_default(&cfg->limits);
-    int id;
-    while ((id = getopt_long(argc, argv, "", long_opts, NULL)) != -1) {
-        if (id == '?')
-            return cli_usage_error(PROG, "%s", "bad option");
-        int rc = apply_option(cfg, id, optarg);
-        if (rc != 0)
-            return rc;
-    }
-    if (optind < argc)
-        return cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
-    return 0;
+    char state[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(state, sizeof state, fmt, ap);
+    va_end(ap);
+    int rc = sd_notify(0, state);
+    if (rc < 0)
+        log_warn("systemd: cannot notify error=%s", strerror(-rc));
 }
 
 /* fd 3 handed over by systemd socket activation, or -1. */
@@ -287,40 +76,133 @@ socket_in_use(const struct sockaddr_un *addr)
     return live;
 }
 
+/* The id of group 'name' (getgrnam_r, growing its buffer as needed). */
+static bool
+lookup_group(const char *name, gid_t *gid)
+{
+    size_t cap = 1024;
+    for (;;) {
+        char *buf = malloc(cap);
+        if (buf == NULL) {
+            log_error("cannot look up the socket group group=%s "
+                      "error=out of memory",
+                      name);
+            return false;
+        }
+        struct group gr, *found = NULL;
+        int rc = getgrnam_r(name, &gr, buf, cap, &found);
+        if (found != NULL)
+            *gid = gr.gr_gid;
+        free(buf);
+        if (rc == ERANGE && cap < (1u << 20)) {
+            cap *= 2;
+            continue;
+        }
+        if (found != NULL)
+            return true;
+        if (rc == 0)
+            log_error("no such socket group group=%s", name);
+        else
+            log_error("cannot look up the socket group group=%s error=%s", name,
+                      strerror(rc));
+        return false;
+    }
+}
+
+/* Gives the socket file to group 'name', owner unchanged: chown(2)
+ * needs root, or an owner who is a member of that group. */
+static bool
+give_socket_to_group(const char *path, const char *name)
+{
+    gid_t gid;
+    if (!lookup_group(name, &gid))
+        return false;
+    if (chown(path, (uid_t)-1, gid) != 0) {
+        int e = errno;
+        log_error("cannot give the socket to its group socket=%s group=%s "
+                  "error=%s%s",
+                  path, name, strerror(e),
+                  e == EPERM ? " (stratad must run as root or as a member "
+                               "of that group)"
+                             : "");
+        return false;
+    }
+    return true;
+}
+
+/* Binds 'fd' to 'addr' with mode 0660 and hands the file to 'group'
+ * (when not NULL) before it listens, so that no connection is taken
+ * under the wrong group. */
+static bool
+bind_socket(int fd, const struct sockaddr_un *addr, const char *group)
+{
+    /* The umask makes the socket 0660 from birth: no window in which
+     * others could connect and speak raw FastCGI. */
+    mode_t old = umask(0117);
+    int rc = bind(fd, (const struct sockaddr *)addr, sizeof *addr);
+    int e = errno;
+    umask(old);
+    if (rc != 0) {
+        log_error("cannot bind the socket socket=%s error=%s", addr->sun_path,
+                  strerror(e));
+        return false;
+    }
+    if (group != NULL && !give_socket_to_group(addr->sun_path, group)) {
+        unlink(addr->sun_path);
+        return false;
+    }
+    if (listen(fd, LISTEN_BACKLOG) != 0) {
+        log_error("cannot listen socket=%s error=%s", addr->sun_path,
+                  strerror(errno));
+        unlink(addr->sun_path);
+        return false;
+    }
+    return true;
+}
+
 /* Creates the listening socket ourselves (not FCGX_OpenSocket, which
  * unlinks a live worker's socket and exits on errors). -1 on failure. */
 static int
-listen_unix(const char *path)
+listen_unix(const char *path, const char *group)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof addr.sun_path) {
-        log_error("socket path too long (max %zu bytes): %s",
-                  sizeof addr.sun_path - 1, path);
+        log_error("socket path too long socket=%s max_bytes=%zu", path,
+                  sizeof addr.sun_path - 1);
         return -1;
     }
     strcpy(addr.sun_path, path);
     if (socket_in_use(&addr)) {
-        log_error("socket %s is in use by another process", path);
+        log_error("socket in use by another process socket=%s", path);
         return -1;
     }
     unlink(path); /* a stale socket from a crash */
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        log_error("socket: %s", strerror(errno));
+        log_error("cannot create a socket error=%s", strerror(errno));
         return -1;
     }
-    /* The umask makes the socket 0660 from birth: no window in which
-     * others could connect and speak raw FastCGI. */
-    mode_t old = umask(0117);
-    int rc = bind(fd, (struct sockaddr *)&addr, sizeof addr);
-    int e = errno;
-    umask(old);
-    if (rc != 0 || listen(fd, LISTEN_BACKLOG) != 0) {
-        log_error("listen on %s: %s", path, strerror(rc ? e : errno));
+    if (!bind_socket(fd, &addr, group)) {
         close(fd);
         return -1;
     }
     return fd;
+}
+
+/* The listening socket: systemd's, or our own. -1 on failure. */
+static int
+open_listener(const struct stratad_options *o, bool *own)
+{
+    int fd = inherited_socket();
+    *own = fd < 0;
+    if (fd >= 0) {
+        if (o->socket_group != NULL)
+            log_warn("socket group ignored: the socket comes from systemd "
+                     "group=%s",
+                     o->socket_group);
+        return fd;
+    }
+    return listen_unix(o->socket_path, o->socket_group);
 }
 
 static bool
@@ -329,14 +211,29 @@ write_pid_file(const char *path)
     FILE *f = fopen(path, "w");
     if (f == NULL || fprintf(f, "%ld\n", (long)getpid()) < 0 ||
         fclose(f) != 0) {
-        log_error("cannot write pid file %s: %s", path, strerror(errno));
+        log_error("cannot write the pid file file=%s error=%s", path,
+                  strerror(errno));
         return false;
     }
     return true;
 }
 
-/* Blocks until SIGTERM or SIGINT. SIGHUP is reserved for log reopening
- * and ignored for now. */
+/* SIGHUP: logrotate has renamed the log file; write to a new one. */
+static void
+reopen_log(void)
+{
+    struct st_error err = {0};
+    if (!log_to_file())
+        log_info("SIGHUP: nothing to reopen, logs go to stderr");
+    else if (log_reopen(&err) != ST_OK)
+        log_error("cannot reopen the log file, still writing to the old one "
+                  "error=%s",
+                  err.msg);
+    else
+        log_info("log file reopened on SIGHUP");
+}
+
+/* Blocks until SIGTERM or SIGINT, reopening the log on SIGHUP. */
 static int
 wait_for_stop(const sigset_t *set)
 {
@@ -344,24 +241,24 @@ wait_for_stop(const sigset_t *set)
         int sig = 0;
         if (sigwait(set, &sig) != 0)
             continue;
-        if (sig == SIGHUP) {
-            log_info("SIGHUP: nothing to reopen (logs go to stderr)");
-            continue;
-        }
-        return sig;
+        if (sig != SIGHUP)
+            return sig;
+        reopen_log();
     }
 }
 
 static st_status
-open_store(const struct config *cfg, struct store **st)
+open_store(const struct stratad_options *o, struct store **st)
 {
     struct st_error err = {0};
-    log_info("opening engine=%s dir=%s/%s", cfg->engine, cfg->data_dir,
-             cfg->engine);
-    st_status s = store_open(cfg->engine, cfg->data_dir, &cfg->engine_opt,
-                             &cfg->limits, st, &err);
+    log_info("opening the store engine=%s dir=%s/%s", o->engine, o->data_dir,
+             o->engine);
+    notify("STATUS=opening the %s engine in %s/%s", o->engine, o->data_dir,
+           o->engine);
+    st_status s = store_open(o->engine, o->data_dir, &o->engine_opt, &o->limits,
+                             st, &err);
     if (s != ST_OK)
-        log_error("cannot open the store: %s", err.msg);
+        log_error("cannot open the store error=%s", err.msg);
     return s;
 }
 
@@ -374,32 +271,50 @@ body_limit(const struct store_limits *lim)
 }
 
 static int
-serve(const struct config *cfg, struct store *st, int listen_fd,
+serve(const struct stratad_options *o, struct store *st, int listen_fd,
       const sigset_t *signals)
 {
-    struct fcgi_server_config fc = {listen_fd, cfg->threads,
-                                    body_limit(&cfg->limits), st};
+    struct fcgi_server_config fc = {listen_fd, o->threads,
+                                    body_limit(&o->limits), st};
     struct fcgi_server *srv = NULL;
     struct st_error err = {0};
     if (fcgi_server_start(&fc, &srv, &err) != ST_OK) {
-        log_error("cannot start the request threads: %s", err.msg);
+        log_error("cannot start the request threads error=%s", err.msg);
         return 1;
     }
-    log_info("ready engine=%s threads=%u socket=%s", cfg->engine, cfg->threads,
-             cfg->socket_path);
+    log_info("ready engine=%s threads=%u socket=%s", o->engine, o->threads,
+             o->socket_path);
+    notify("READY=1\nSTATUS=serving the %s engine with %u threads", o->engine,
+           o->threads);
     int sig = wait_for_stop(signals);
-    log_info("signal %s: finishing requests in flight", strsignal(sig));
+    notify("STOPPING=1\nSTATUS=stopping: finishing the requests in flight");
+    log_info("stopping, finishing the requests in flight signal=SIG%s",
+             sigabbrev_np(sig));
     fcgi_server_stop(srv, SHUTDOWN_GRACE_MS);
     return 0;
 }
 
-int
-main(int argc, char **argv)
+/* Level, destination and form of the log lines; false when the log file
+ * cannot be opened. */
+static bool
+setup_logging(const struct stratad_options *o)
 {
-    struct config cfg;
-    int rc = parse_args(argc, argv, &cfg);
-    if (rc != 0)
-        return rc < 0 ? 0 : rc;
+    log_set_level(o->log_level);
+    log_detect_journal();
+    struct st_error err = {0};
+    if (o->log_file != NULL && log_open_file(o->log_file, &err) != ST_OK) {
+        log_error("cannot open the log file error=%s", err.msg);
+        return false;
+    }
+    return true;
+}
+
+/* Everything after the options; returns the exit status. */
+static int
+run(const struct stratad_options *o)
+{
+    if (!setup_logging(o))
+        return 1;
 
     /* Before any thread exists: every thread inherits the mask. A client
      * that hangs up must give EPIPE on write, not kill the worker. */
@@ -412,28 +327,44 @@ main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     struct store *st = NULL;
-    if (open_store(&cfg, &st) != ST_OK)
+    if (open_store(o, &st) != ST_OK)
         return 1;
-    int fd = inherited_socket();
-    bool own_socket = fd < 0;
-    if (own_socket)
-        fd = listen_unix(cfg.socket_path);
-    if (fd < 0 || (cfg.pid_file && !write_pid_file(cfg.pid_file))) {
+    bool own_socket;
+    int fd = open_listener(o, &own_socket);
+    if (fd < 0 || (o->pid_file && !write_pid_file(o->pid_file))) {
+        if (fd >= 0 && own_socket) {
+            close(fd);
+            unlink(o->socket_path);
+        }
         store_close(st, NULL);
         return 1;
     }
-    rc = serve(&cfg, st, fd, &signals);
+    int rc = serve(o, st, fd, &signals);
 
     struct st_error err = {0};
     if (store_close(st, &err) != ST_OK) {
-        log_error("closing the store: %s", err.msg);
+        log_error("cannot close the store error=%s", err.msg);
         rc = 1;
     }
     close(fd);
     if (own_socket)
-        unlink(cfg.socket_path);
-    if (cfg.pid_file)
-        unlink(cfg.pid_file);
+        unlink(o->socket_path);
+    if (o->pid_file)
+        unlink(o->pid_file);
     log_info("stopped");
+    return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+    struct stratad_options o;
+    int rc = options_parse(&o, argc, argv);
+    if (rc == 0)
+        rc = run(&o);
+    else if (rc == OPTIONS_EXIT_OK)
+        rc = 0;
+    log_close();
+    options_deinit(&o);
     return rc;
 }

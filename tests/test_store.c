@@ -3,7 +3,8 @@
  * DATA_DIR/<engine>/ (one worker per directory), refuses keys and values
  * over the documented limits before the engine sees them, counts the
  * operations for /stats, and reports what the engine cannot do. Run on the
- * memory engine, so nothing here depends on files other than the lock.
+ * memory engine, so nothing here depends on files other than the lock;
+ * only the count of fsync calls is checked on the file engine.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 
 #include "store.h"
 #include "testutil.h"
+#include "util/io.h"
 #include "util/slice.h"
 #include "util/status.h"
 
@@ -82,7 +84,7 @@ teardown_dir(void **state)
 
 /* --- stats collected into a small table --- */
 
-enum { MAX_STATS = 32 };
+enum { MAX_STATS = 64 };
 
 struct stat_table {
     size_t count;
@@ -424,6 +426,49 @@ test_store_stats_count_operations(void **state)
     st_buf_free(&val);
 }
 
+/* "fsyncs" counts the process's fsync calls (util/io.c): one per write
+ * at least under --sync always, none under --sync none nor on the memory
+ * engine. */
+static void
+test_store_stats_count_fsync_calls(void **state)
+{
+    struct fixture *fx = *state;
+    struct engine_options opt;
+    struct store_limits lim;
+    engine_options_default(&opt);
+    store_limits_default(&lim);
+    struct store *st = NULL;
+
+    opt.sync = ENGINE_SYNC_ALWAYS;
+    assert_int_equal(store_open("file", fx->dir, &opt, &lim, &st, NULL), ST_OK);
+    uint64_t before = stat_of(st, "fsyncs");
+    assert_int_equal(before, io_sync_calls());
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(store_set(st, s("k"), s("v"), NULL), ST_OK);
+    assert_int_equal(store_delete(st, s("k"), NULL), ST_OK);
+    uint64_t after = stat_of(st, "fsyncs");
+    if (after < before + 4)
+        fail_msg("%llu fsyncs for 4 durable writes",
+                 (unsigned long long)(after - before));
+    assert_int_equal(after, io_sync_calls());
+    assert_int_equal(store_close(st, NULL), ST_OK);
+
+    opt.sync = ENGINE_SYNC_NONE;
+    assert_int_equal(store_open("file", fx->dir, &opt, &lim, &st, NULL), ST_OK);
+    before = stat_of(st, "fsyncs");
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(store_set(st, s("k"), s("v"), NULL), ST_OK);
+    assert_int_equal(stat_of(st, "fsyncs"), before);
+    assert_int_equal(store_close(st, NULL), ST_OK);
+
+    assert_int_equal(store_open("memory", fx->dir, &opt, &lim, &st, NULL),
+                     ST_OK);
+    before = stat_of(st, "fsyncs");
+    assert_int_equal(store_set(st, s("k"), s("v"), NULL), ST_OK);
+    assert_int_equal(stat_of(st, "fsyncs"), before);
+    assert_int_equal(store_close(st, NULL), ST_OK);
+}
+
 static void
 test_store_properties_of_the_memory_engine(void **state)
 {
@@ -456,6 +501,7 @@ main(void)
         STORE_TEST(test_store_set_get_delete),
         STORE_TEST(test_store_scan_on_memory_is_unsupported),
         STORE_TEST(test_store_stats_count_operations),
+        DIR_TEST(test_store_stats_count_fsync_calls),
         STORE_TEST(test_store_properties_of_the_memory_engine),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,12 +15,14 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "api/http_metrics.h"
 #include "api/http_status.h"
 #include "api/router.h"
 #include "util/log.h"
@@ -45,6 +47,7 @@ struct worker {
 
 struct fcgi_server {
     struct fcgi_server_config cfg;
+    struct http_metrics *metrics; /* every thread's requests, for /metrics */
     struct worker *workers;
     unsigned started;
     unsigned finished; /* guarded by gate.mu */
@@ -139,11 +142,13 @@ write_response(FCGX_Request *req, const struct api_response *resp, bool head)
     char hdr[256];
     int n = snprintf(hdr, sizeof hdr,
                      "Status: %d %s\r\n"
-                     "Content-Type: application/json\r\n"
+                     "Content-Type: %s\r\n"
                      "Content-Length: %zu\r\n"
                      "%s%s%s\r\n",
-                     resp->status, http_reason(resp->status), resp->body.len,
-                     resp->allow ? "Allow: " : "",
+                     resp->status, http_reason(resp->status),
+                     resp->content_type ? resp->content_type
+                                        : API_JSON_CONTENT_TYPE,
+                     resp->body.len, resp->allow ? "Allow: " : "",
                      resp->allow ? resp->allow : "", resp->allow ? "\r\n" : "");
     FCGX_PutStr(hdr, n, req->out);
     if (!head && resp->body.len > 0)
@@ -151,29 +156,52 @@ write_response(FCGX_Request *req, const struct api_response *resp, bool head)
                     req->out);
 }
 
+static uint64_t
+now_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec;
+}
+
+/* A FastCGI parameter as a slice; absent is empty. */
+static st_slice
+param(FCGX_Request *req, const char *name)
+{
+    const char *v = FCGX_GetParam(name, req->envp);
+    return v != NULL ? st_slice_from_cstr(v) : (st_slice){0};
+}
+
+/* 'started' is when FCGX_Accept_r returned with the request: the time
+ * measured covers reading the body, the store and writing the answer
+ * into libfcgi's buffer (the last buffer goes out at the next accept). */
 static void
 serve(struct fcgi_server *srv, FCGX_Request *req, struct api_context *ctx,
-      struct st_buf *body)
+      struct st_buf *body, uint64_t started)
 {
     const char *method = FCGX_GetParam("REQUEST_METHOD", req->envp);
     const char *uri = FCGX_GetParam("REQUEST_URI", req->envp);
     const char *why = NULL;
     int refuse = read_body(req, srv->cfg.body_limit, body, &why);
     drain_body(req->in);
+    struct api_request r = {method,
+                            uri ? st_slice_from_cstr(uri) : (st_slice){0},
+                            st_buf_slice(body), param(req, "STRATA_PREFIX")};
     const struct api_response *resp;
     if (method == NULL || uri == NULL)
-        resp = api_error(ctx, 400, "REQUEST_METHOD and REQUEST_URI needed");
+        resp =
+            api_refuse(ctx, &r, 400, "REQUEST_METHOD and REQUEST_URI needed");
     else if (refuse)
-        resp = api_error(ctx, refuse, why);
+        resp = api_refuse(ctx, &r, refuse, why);
     else if (!gate_enter(&srv->gate))
-        resp = api_error(ctx, 503, "shutting down");
+        resp = api_refuse(ctx, &r, 503, "shutting down");
     else {
-        struct api_request r = {method, st_slice_from_cstr(uri),
-                                st_buf_slice(body)};
         resp = api_handle(ctx, &r);
         gate_leave(&srv->gate);
     }
     write_response(req, resp, method != NULL && strcmp(method, "HEAD") == 0);
+    http_metrics_observe(srv->metrics, resp->route, resp->status,
+                         now_ns() - started);
 }
 
 /* true when a failed accept is worth retrying: running out of fds or
@@ -204,20 +232,22 @@ worker_main(void *arg)
     struct st_buf body = {0};
     FCGX_InitRequest(&req, srv->cfg.listen_fd, 0);
     api_context_init(&ctx, srv->cfg.store);
+    ctx.metrics = srv->metrics;
     for (;;) {
         int rc = FCGX_Accept_r(&req);
         if (rc >= 0) {
+            uint64_t started = now_ns();
             atomic_store(&w->conn_fd, req.ipcFd);
-            serve(srv, &req, &ctx, &body);
+            serve(srv, &req, &ctx, &body, started);
             continue;
         }
         if (stopping(srv) || !accept_error_is_transient(rc)) {
             if (!stopping(srv))
-                log_error("fcgi: accept failed: %s; thread stops",
+                log_error("fcgi: accept failed, thread stops error=%s",
                           strerror(-rc));
             break;
         }
-        log_warn("fcgi: accept failed: %s; retrying", strerror(-rc));
+        log_warn("fcgi: accept failed, retrying error=%s", strerror(-rc));
         nanosleep(&(struct timespec){0, 100 * 1000 * 1000}, NULL);
     }
     FCGX_Finish_r(&req);
@@ -239,13 +269,16 @@ fcgi_server_start(const struct fcgi_server_config *cfg,
         return st_error_set(err, ST_IO, 0, "FCGX_Init failed");
     struct fcgi_server *srv = calloc(1, sizeof *srv);
     struct worker *workers = calloc(cfg->threads, sizeof *workers);
-    if (srv == NULL || workers == NULL) {
+    struct http_metrics *metrics = http_metrics_create();
+    if (srv == NULL || workers == NULL || metrics == NULL) {
         free(srv);
         free(workers);
+        http_metrics_destroy(metrics);
         return st_error_set(err, ST_NOMEM, 0, "fcgi: no memory");
     }
     srv->cfg = *cfg;
     srv->workers = workers;
+    srv->metrics = metrics;
     pthread_mutex_init(&srv->gate.mu, NULL);
     pthread_cond_init(&srv->gate.idle, NULL);
     for (; srv->started < cfg->threads; srv->started++) {
@@ -337,8 +370,8 @@ fcgi_server_stop(struct fcgi_server *srv, unsigned grace_ms)
     end_kept_connections(srv);
     if (!wait_until(srv, &deadline, all_finished)) {
         unsigned left = srv->started - srv->finished;
-        log_warn("fcgi: %u threads still hold kept-alive connections; "
-                 "leaving them behind",
+        log_warn("fcgi: leaving threads behind on kept-alive connections "
+                 "threads=%u",
                  left);
         /* They may still be inside the store: wait for those without a
          * deadline, since closing the store under them would be worse. */
@@ -349,6 +382,7 @@ fcgi_server_stop(struct fcgi_server *srv, unsigned grace_ms)
         pthread_join(srv->workers[i].tid, NULL);
     pthread_mutex_destroy(&srv->gate.mu);
     pthread_cond_destroy(&srv->gate.idle);
+    http_metrics_destroy(srv->metrics);
     free(srv->workers);
     free(srv);
 }

@@ -2,7 +2,8 @@
  * The FastCGI side: a pool of threads, each with its own FCGX_Request,
  * all accepting on one listening socket (Linux needs no accept lock, and
  * a lock would freeze the pool behind a kept-alive connection; see
- * PITFALLS.md). Each request is read, handed to the router, answered.
+ * PITFALLS.md). Each request is read, handed to the router, answered,
+ * and counted and timed for /metrics (http_metrics.h).
  */
 #ifndef STRATA_API_FCGI_LOOP_H
 #define STRATA_API_FCGI_LOOP_H

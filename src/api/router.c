@@ -6,11 +6,18 @@
 #include "api/router.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/http_status.h"
 #include "api/json_io.h"
+#include "api/prom_text.h"
+#include "api/stat_metrics.h"
 #include "api/uri.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
 
 enum {
     RANGE_DEFAULT_LIMIT = 100,
@@ -33,11 +40,21 @@ api_context_deinit(struct api_context *ctx)
     st_buf_free(&ctx->resp.body);
 }
 
-const struct api_response *
-api_error(struct api_context *ctx, int status, const char *msg)
+/* Completes ctx->resp, whose body is written: status, no Allow, and the
+ * body's content type. */
+static const struct api_response *
+answer(struct api_context *ctx, int status, const char *content_type)
 {
     ctx->resp.status = status;
     ctx->resp.allow = NULL;
+    ctx->resp.content_type = content_type;
+    return &ctx->resp;
+}
+
+const struct api_response *
+api_error(struct api_context *ctx, int status, const char *msg)
+{
+    answer(ctx, status, API_JSON_CONTENT_TYPE);
     if (!json_error_body(&ctx->resp.body, msg)) {
         /* Even the error did not fit: answer with a body we need not
          * build. The buffer keeps whatever it had, so reset it. */
@@ -57,12 +74,10 @@ storage_error(struct api_context *ctx, st_status s, const struct st_error *e)
 static const struct api_response *
 ok_body(struct api_context *ctx, const char *json)
 {
-    ctx->resp.status = 200;
-    ctx->resp.allow = NULL;
     ctx->resp.body.len = 0;
     if (!json_append_raw(&ctx->resp.body, json))
         return api_error(ctx, 500, "out of memory");
-    return &ctx->resp;
+    return answer(ctx, 200, API_JSON_CONTENT_TYPE);
 }
 
 static const struct api_response *
@@ -138,9 +153,7 @@ handle_get(struct api_context *ctx)
         !json_append_string(out, st_buf_slice(&ctx->value)) ||
         !json_append_raw(out, "}"))
         return api_error(ctx, 500, "out of memory");
-    ctx->resp.status = 200;
-    ctx->resp.allow = NULL;
-    return &ctx->resp;
+    return answer(ctx, 200, API_JSON_CONTENT_TYPE);
 }
 
 static const struct api_response *
@@ -169,9 +182,7 @@ handle_health(struct api_context *ctx)
             out, st_slice_from_cstr(store_engine_name(ctx->store))) ||
         !json_append_raw(out, "}"))
         return api_error(ctx, 500, "out of memory");
-    ctx->resp.status = 200;
-    ctx->resp.allow = NULL;
-    return &ctx->resp;
+    return answer(ctx, 200, API_JSON_CONTENT_TYPE);
 }
 
 struct stats_writer {
@@ -200,9 +211,58 @@ handle_stats(struct api_context *ctx)
     store_stats(ctx->store, write_stat, &w);
     if (!w.ok || !json_append_raw(out, "}"))
         return api_error(ctx, 500, "out of memory");
-    ctx->resp.status = 200;
-    ctx->resp.allow = NULL;
-    return &ctx->resp;
+    return answer(ctx, 200, API_JSON_CONTENT_TYPE);
+}
+
+/* --- /metrics --- */
+
+struct figures {
+    struct stat_figure items[STAT_METRICS_MAX_FIGURES];
+    size_t count;
+};
+
+static void
+collect_figure(void *arg, const char *name, uint64_t value)
+{
+    struct figures *f = arg;
+    if (f->count < STAT_METRICS_MAX_FIGURES)
+        f->items[f->count++] = (struct stat_figure){name, value};
+}
+
+static bool
+write_process_info(struct api_context *ctx, struct st_buf *out)
+{
+    struct prom_label info[] = {{"version", PACKAGE_VERSION},
+                                {"engine", store_engine_name(ctx->store)}};
+    return prom_write_family(out, "strata_build_info", PROM_GAUGE,
+                             "Always 1; the labels name the version of "
+                             "stratad and its engine.") &&
+           prom_write_sample(out, "strata_build_info", info, 2, prom_int(1)) &&
+           prom_write_family(out, "strata_up", PROM_GAUGE,
+                             "1 while the worker answers.") &&
+           prom_write_sample(out, "strata_up", NULL, 0, prom_int(1));
+}
+
+/* The page is built whole, like every other answer: a few kilobytes,
+ * into the context's reused buffer. */
+static const struct api_response *
+handle_metrics(struct api_context *ctx)
+{
+    struct st_buf *out = &ctx->resp.body;
+    out->len = 0;
+    /* Held off the stack: a few KiB, and this is no hot path. */
+    struct figures *f = malloc(sizeof *f);
+    if (f == NULL)
+        return api_error(ctx, 500, "out of memory");
+    f->count = 0;
+    store_stats(ctx->store, collect_figure, f);
+    bool ok = write_process_info(ctx, out) &&
+              (ctx->metrics == NULL || http_metrics_write(ctx->metrics, out)) &&
+              stat_metrics_write(out, f->items, f->count);
+    free(f);
+    if (!ok)
+        return api_error(ctx, 500, "out of memory");
+    return answer(ctx, 200, PROM_TEXT_CONTENT_TYPE);
 }
 
 /* --- /range --- */
@@ -305,9 +365,7 @@ handle_range(struct api_context *ctx, st_slice query)
         return storage_error(ctx, s, &err);
     if (!w.ok || !json_append_raw(out, w.more ? "}" : "]}"))
         return api_error(ctx, 500, "out of memory");
-    ctx->resp.status = 200;
-    ctx->resp.allow = NULL;
-    return &ctx->resp;
+    return answer(ctx, 200, API_JSON_CONTENT_TYPE);
 }
 
 /* --- dispatch --- */
@@ -352,20 +410,29 @@ route_range(struct api_context *ctx, const struct api_request *req, st_slice q)
     return handle_range(ctx, q);
 }
 
+static const struct api_response *
+route_metrics(struct api_context *ctx, const struct api_request *req,
+              st_slice q)
+{
+    return handle_metrics(ctx);
+}
+
 struct route {
     const char *path;  /* exact path, or prefix when 'keyed' */
     bool keyed;        /* the rest of the path is the {key} */
     const char *allow; /* the methods it takes, for 405's Allow */
     route_fn fn;
+    enum http_route id;
 };
 
 static const struct route routes[] = {
-    {"/set/", true, "POST", route_set},
-    {"/get/", true, "GET, HEAD", route_get},
-    {"/delete/", true, "DELETE", route_delete},
-    {"/health", false, "GET, HEAD", route_health},
-    {"/stats", false, "GET, HEAD", route_stats},
-    {"/range", false, "GET, HEAD", route_range},
+    {"/set/", true, "POST", route_set, HTTP_ROUTE_SET},
+    {"/get/", true, "GET, HEAD", route_get, HTTP_ROUTE_GET},
+    {"/delete/", true, "DELETE", route_delete, HTTP_ROUTE_DELETE},
+    {"/health", false, "GET, HEAD", route_health, HTTP_ROUTE_HEALTH},
+    {"/stats", false, "GET, HEAD", route_stats, HTTP_ROUTE_STATS},
+    {"/range", false, "GET, HEAD", route_range, HTTP_ROUTE_RANGE},
+    {"/metrics", false, "GET, HEAD", route_metrics, HTTP_ROUTE_METRICS},
 };
 
 /* HEAD is answered as GET; the FastCGI layer leaves out the body. */
@@ -392,21 +459,70 @@ route_matches(const struct route *r, st_slice path, st_slice *rest)
     return true;
 }
 
+/* Takes STRATA_PREFIX off the front of 'uri'. false when the URI is not
+ * under it: "/kv" must be followed by '/', so neither "/kvx/get/a" nor
+ * "/kv" itself is. A trailing '/' of the prefix is not part of it, so
+ * "/kv/" works as "/kv" does. */
+static bool
+strip_prefix(st_slice prefix, st_slice *uri)
+{
+    while (prefix.len > 0 && prefix.ptr[prefix.len - 1] == '/')
+        prefix.len--;
+    if (prefix.len == 0)
+        return true;
+    if (uri->len <= prefix.len || memcmp(uri->ptr, prefix.ptr, prefix.len) ||
+        uri->ptr[prefix.len] != '/')
+        return false;
+    uri->ptr += prefix.len;
+    uri->len -= prefix.len;
+    return true;
+}
+
+/* The route the request's URI names, or NULL; on a match *query is the
+ * query string and *rest what follows the route's path. */
+static const struct route *
+find_route(const struct api_request *req, st_slice *query, st_slice *rest,
+           bool *outside_prefix)
+{
+    st_slice uri = req->uri, path;
+    *outside_prefix = !strip_prefix(req->prefix, &uri);
+    if (*outside_prefix)
+        return NULL;
+    uri_split(uri, &path, query);
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (route_matches(&routes[i], path, rest))
+            return &routes[i];
+    return NULL;
+}
+
 const struct api_response *
 api_handle(struct api_context *ctx, const struct api_request *req)
 {
-    st_slice path, query, rest;
-    uri_split(req->uri, &path, &query);
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
-        const struct route *r = &routes[i];
-        if (!route_matches(r, path, &rest))
-            continue;
-        if (!method_allowed(r, req->method))
-            return method_not_allowed(ctx, r->allow);
-        const char *why = r->keyed ? take_key(ctx, rest) : NULL;
-        if (why != NULL)
-            return api_error(ctx, 400, why);
-        return r->fn(ctx, req, query);
-    }
-    return api_error(ctx, 404, "no such endpoint");
+    st_slice query, rest;
+    bool outside;
+    const struct route *r = find_route(req, &query, &rest, &outside);
+    ctx->resp.route = r != NULL ? r->id : HTTP_ROUTE_OTHER;
+    if (outside)
+        return api_error(ctx, 404, "not found");
+    if (r == NULL)
+        return api_error(ctx, 404, "no such endpoint");
+    if (!method_allowed(r, req->method))
+        return method_not_allowed(ctx, r->allow);
+    const char *why = r->keyed ? take_key(ctx, rest) : NULL;
+    if (why != NULL)
+        return api_error(ctx, 400, why);
+    return r->fn(ctx, req, query);
+}
+
+const struct api_response *
+api_refuse(struct api_context *ctx, const struct api_request *req, int status,
+           const char *msg)
+{
+    st_slice query, rest;
+    bool outside;
+    const struct route *r =
+        req->uri.ptr != NULL ? find_route(req, &query, &rest, &outside) : NULL;
+    api_error(ctx, status, msg);
+    ctx->resp.route = r != NULL ? r->id : HTTP_ROUTE_OTHER;
+    return &ctx->resp;
 }

@@ -5,6 +5,8 @@
  */
 #include "engines/group_commit.h"
 
+#include <string.h>
+
 void
 group_commit_init(struct group_commit *gc, group_commit_write_fn write,
                   void *ctx, size_t max_count, size_t max_bytes)
@@ -48,6 +50,18 @@ take_batch(struct group_commit *gc, struct group_commit_req **batch)
     return n;
 }
 
+/* The histogram bucket of a batch of n >= 1 writes: the smallest i
+ * with n <= 2^i. REQUIRES: mu held. */
+static void
+count_batch_size(struct group_commit *gc, size_t n)
+{
+    unsigned i = 0;
+    while (i < GROUP_COMMIT_SIZE_BOUNDS && ((size_t)1 << i) < n)
+        i++;
+    if (i < GROUP_COMMIT_SIZE_BOUNDS)
+        gc->by_size[i]++;
+}
+
 /* Leads one batch: the I/O happens without the queue lock, so writers
  * arriving meanwhile queue up for the next batch.
  * REQUIRES: mu held; returns with mu held. */
@@ -67,6 +81,7 @@ lead_batch(struct group_commit *gc)
     gc->writing = false;
     gc->batches++;
     gc->requests += n;
+    count_batch_size(gc, n);
     pthread_cond_broadcast(&gc->cv);
 }
 
@@ -99,4 +114,28 @@ group_commit_figures(struct group_commit *gc, unsigned long long *batches,
     *batches = gc->batches;
     *requests = gc->requests;
     pthread_mutex_unlock(&gc->mu);
+}
+
+void
+group_commit_stats(struct group_commit *gc, engine_stat_fn fn, void *arg)
+{
+    static const char *const bucket_names[GROUP_COMMIT_SIZE_BOUNDS] = {
+        "write_batches_le_1",  "write_batches_le_2",  "write_batches_le_4",
+        "write_batches_le_8",  "write_batches_le_16", "write_batches_le_32",
+        "write_batches_le_64", "write_batches_le_128"};
+    unsigned long long by_size[GROUP_COMMIT_SIZE_BOUNDS], batches, requests;
+    /* One snapshot under the lock, so the buckets add up to at most the
+     * count; fn is called outside it. */
+    pthread_mutex_lock(&gc->mu);
+    batches = gc->batches;
+    requests = gc->requests;
+    memcpy(by_size, gc->by_size, sizeof by_size);
+    pthread_mutex_unlock(&gc->mu);
+    fn(arg, "write_batches", batches);
+    fn(arg, "batched_writes", requests);
+    unsigned long long cumulative = 0;
+    for (int i = 0; i < GROUP_COMMIT_SIZE_BOUNDS; i++) {
+        cumulative += by_size[i];
+        fn(arg, bucket_names[i], cumulative);
+    }
 }

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "engines/engine.h"
 #include "util/status.h"
 
 /* One writer's request, on the writer's own stack. */
@@ -39,6 +40,12 @@ struct group_commit_req {
 typedef void (*group_commit_write_fn)(void *ctx, struct group_commit_req **reqs,
                                       size_t count);
 
+enum {
+    GROUP_COMMIT_MAX_COUNT = 256,
+    /* Bounds of the batch size histogram: 1, 2, 4 ... 128. */
+    GROUP_COMMIT_SIZE_BOUNDS = 8,
+};
+
 struct group_commit {
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -49,9 +56,10 @@ struct group_commit {
     void *ctx;
     /* Figures for stats, guarded by mu. */
     unsigned long long batches, requests;
+    /* Batches by size: [i] holds those of 2^(i-1) < size <= 2^i writes
+     * ([0]: single writes); larger ones only count in 'batches'. */
+    unsigned long long by_size[GROUP_COMMIT_SIZE_BOUNDS];
 };
-
-enum { GROUP_COMMIT_MAX_COUNT = 256 };
 
 /* Caps: a batch takes at most max_count (<= GROUP_COMMIT_MAX_COUNT)
  * requests and stops adding once it
@@ -69,5 +77,12 @@ st_status group_commit_submit(struct group_commit *gc,
 /* Batches written and requests they held, for stats. */
 void group_commit_figures(struct group_commit *gc, unsigned long long *batches,
                           unsigned long long *requests);
+
+/* Reports, through an engine's stats callback: "write_batches" (batches
+ * written), "batched_writes" (the requests they held), and the
+ * cumulative histogram of batch sizes, "write_batches_le_N" for N = 1, 2,
+ * 4 ... 128: batches of at most N writes (/metrics turns these into
+ * strata_group_commit_batch_size). */
+void group_commit_stats(struct group_commit *gc, engine_stat_fn fn, void *arg);
 
 #endif

@@ -33,3 +33,19 @@ cli_usage_error(const char *prog, const char *fmt, ...)
     va_end(ap);
     return CLI_EXIT_USAGE;
 }
+
+int
+cli_file_error(const char *prog, const char *file, unsigned line,
+               const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    if (line > 0)
+        fprintf(stderr, "%s: %s:%u: ", prog, file, line);
+    else
+        fprintf(stderr, "%s: %s: ", prog, file);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CLI_EXIT_USAGE;
+}

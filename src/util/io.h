@@ -41,6 +41,11 @@ st_status io_fsync(int fd, const char *path, struct st_error *err);
 /* Makes the directory's entries (creates, renames, unlinks) durable. */
 st_status io_fsync_dir(const char *dir, struct st_error *err);
 
+/* fsync(2) and fdatasync(2) calls io_fsync and io_fsync_dir made in this
+ * process so far, failed ones included; not those the power-loss model
+ * (io_crash.h) stood in for, nor those a fault injection failed first. */
+uint64_t io_sync_calls(void);
+
 st_status io_rename(const char *from, const char *to, struct st_error *err);
 
 /* Removes 'path'; a missing file is ST_OK. */

@@ -79,7 +79,7 @@ static const struct api_response *
 request_bytes(struct fixture *fx, const char *method, st_slice uri,
               st_slice body)
 {
-    struct api_request req = {method, uri, body};
+    struct api_request req = {method, uri, body, (st_slice){0}};
     const struct api_response *resp = api_handle(&fx->ctx, &req);
     assert_non_null(resp);
     return resp;
@@ -148,6 +148,7 @@ assert_error(const struct api_response *resp, int status, const char *msg)
                  (int)resp->body.len, (const char *)resp->body.ptr);
     if (status != 405)
         assert_null(resp->allow);
+    assert_string_equal(resp->content_type, API_JSON_CONTENT_TYPE);
     json_object *obj = parse_body(resp);
     assert_int_equal(json_object_object_length(obj), 1);
     const char *got = string_member(obj, "error", NULL);
@@ -809,6 +810,239 @@ test_router_range_on_memory_engine_is_501(void **state)
     assert_error(request(fx, "HEAD", "/range?limit=1", NULL), 501, NULL);
 }
 
+/* --- /metrics --- */
+
+/* The body as a C string, in a buffer the caller frees. */
+static char *
+body_text(const struct api_response *resp)
+{
+    char *text = malloc(resp->body.len + 1);
+    assert_non_null(text);
+    memcpy(text, resp->body.ptr, resp->body.len);
+    text[resp->body.len] = '\0';
+    return text;
+}
+
+/* Whether the page has the line 'line' exactly. */
+static bool
+has_line(const char *page, const char *line)
+{
+    size_t n = strlen(line);
+    for (const char *p = strstr(page, line); p != NULL; p = strstr(p + 1, line))
+        if ((p == page || p[-1] == '\n') && p[n] == '\n')
+            return true;
+    return false;
+}
+
+static char *
+metrics_page(struct fixture *fx)
+{
+    const struct api_response *resp = request(fx, "GET", "/metrics", NULL);
+    assert_int_equal(resp->status, 200);
+    assert_null(resp->allow);
+    assert_string_equal(resp->content_type,
+                        "text/plain; version=0.0.4; charset=utf-8");
+    assert_int_equal(resp->route, HTTP_ROUTE_METRICS);
+    return body_text(resp);
+}
+
+static void
+test_router_metrics_is_prometheus_text(void **state)
+{
+    struct fixture *fx = *state;
+    char *page = metrics_page(fx);
+    assert_true(has_line(page, "# TYPE strata_up gauge"));
+    assert_true(has_line(page, "strata_up 1"));
+    assert_true(has_line(page, "strata_build_info{version=\"" PACKAGE_VERSION
+                               "\",engine=\"memory\"} 1"));
+    assert_true(has_line(page, "strata_sets_total 0"));
+    assert_true(has_line(page, "strata_keys 0"));
+    /* No HTTP figures without an http_metrics in the context. */
+    assert_null(strstr(page, "strata_http_"));
+    free(page);
+
+    assert_status_ok(request(fx, "POST", "/set/a", "{\"value\":\"1\"}"));
+    assert_status_ok(request(fx, "POST", "/set/b", "{\"value\":\"2\"}"));
+    assert_error(request(fx, "GET", "/get/zz", NULL), 404, "key not found");
+    page = metrics_page(fx);
+    assert_true(has_line(page, "strata_sets_total 2"));
+    assert_true(has_line(page, "strata_keys 2"));
+    assert_true(has_line(page, "strata_gets_total 1"));
+    assert_true(has_line(page, "strata_get_misses_total 1"));
+    free(page);
+
+    assert_int_equal(request(fx, "HEAD", "/metrics", NULL)->status, 200);
+    assert_405(fx, "POST", "/metrics", "GET, HEAD");
+    assert_405(fx, "DELETE", "/metrics", "GET, HEAD");
+}
+
+static void
+test_router_metrics_include_http_figures(void **state)
+{
+    struct fixture *fx = *state;
+    struct http_metrics *m = http_metrics_create();
+    assert_non_null(m);
+    fx->ctx.metrics = m;
+    http_metrics_observe(m, HTTP_ROUTE_GET, 200, 70000);
+    char *page = metrics_page(fx);
+    assert_true(has_line(
+        page, "strata_http_requests_total{route=\"get\",status=\"200\"} 1"));
+    assert_true(has_line(page, "strata_http_request_duration_seconds_bucket{"
+                               "route=\"get\",le=\"0.0001\"} 1"));
+    free(page);
+    fx->ctx.metrics = NULL;
+    http_metrics_destroy(m);
+}
+
+/* Each answer names its route, for the request counters. */
+static void
+test_router_answers_name_their_route(void **state)
+{
+    struct fixture *fx = *state;
+    static const struct {
+        const char *method, *uri;
+        enum http_route route;
+    } cases[] = {
+        {"POST", "/set/k", HTTP_ROUTE_SET},
+        {"GET", "/get/k", HTTP_ROUTE_GET},
+        {"GET", "/get/k?x=1", HTTP_ROUTE_GET},
+        {"DELETE", "/delete/k", HTTP_ROUTE_DELETE},
+        {"GET", "/range", HTTP_ROUTE_RANGE},
+        {"GET", "/health", HTTP_ROUTE_HEALTH},
+        {"GET", "/stats", HTTP_ROUTE_STATS},
+        {"HEAD", "/metrics", HTTP_ROUTE_METRICS},
+        {"POST", "/get/k", HTTP_ROUTE_GET}, /* a 405 still names it */
+        {"GET", "/get/", HTTP_ROUTE_GET},   /* so does a 400 */
+        {"GET", "/nope", HTTP_ROUTE_OTHER},
+        {"GET", "/metrics/x", HTTP_ROUTE_OTHER},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const struct api_response *resp =
+            request(fx, cases[i].method, cases[i].uri, "{\"value\":\"v\"}");
+        if (resp->route != cases[i].route)
+            fail_msg("%s %s: route %s, want %s", cases[i].method, cases[i].uri,
+                     http_route_name(resp->route),
+                     http_route_name(cases[i].route));
+    }
+}
+
+static void
+test_router_refusals_name_their_route(void **state)
+{
+    struct fixture *fx = *state;
+    struct api_request req = {"POST", st_slice_from_cstr("/kv/set/k"),
+                              (st_slice){0}, st_slice_from_cstr("/kv")};
+    const struct api_response *resp =
+        api_refuse(&fx->ctx, &req, 413, "request body too large");
+    assert_error(resp, 413, "request body too large");
+    assert_int_equal(resp->route, HTTP_ROUTE_SET);
+
+    req = (struct api_request){"GET", st_slice_from_cstr("/elsewhere"),
+                               (st_slice){0}, (st_slice){0}};
+    resp = api_refuse(&fx->ctx, &req, 503, "shutting down");
+    assert_error(resp, 503, "shutting down");
+    assert_int_equal(resp->route, HTTP_ROUTE_OTHER);
+
+    /* No REQUEST_URI at all. */
+    req =
+        (struct api_request){NULL, (st_slice){0}, (st_slice){0}, (st_slice){0}};
+    resp = api_refuse(&fx->ctx, &req, 400, "REQUEST_URI needed");
+    assert_error(resp, 400, "REQUEST_URI needed");
+    assert_int_equal(resp->route, HTTP_ROUTE_OTHER);
+}
+
+/* --- STRATA_PREFIX --- */
+
+static const struct api_response *
+request_under(struct fixture *fx, const char *prefix, const char *method,
+              const char *uri, const char *body)
+{
+    struct api_request req = {method, st_slice_from_cstr(uri),
+                              body ? st_slice_from_cstr(body) : (st_slice){0},
+                              st_slice_from_cstr(prefix)};
+    const struct api_response *resp = api_handle(&fx->ctx, &req);
+    assert_non_null(resp);
+    return resp;
+}
+
+static void
+test_router_prefix_is_stripped_before_routing(void **state)
+{
+    struct fixture *fx = *state;
+    assert_status_ok(
+        request_under(fx, "/kv", "POST", "/kv/set/name", "{\"value\":\"d\"}"));
+    assert_value(request_under(fx, "/kv", "GET", "/kv/get/name", NULL), "d", 1);
+    /* The same store: the key is "name", not "/kv/name". */
+    assert_stored(fx, "/get/name", "d");
+    /* An encoded slash stays in the key, after the prefix is gone. */
+    assert_status_ok(request_under(fx, "/kv", "POST", "/kv/set/a%2Fb",
+                                   "{\"value\":\"slash\"}"));
+    assert_value(request(fx, "GET", "/get/a%2Fb", NULL), "slash", 5);
+    assert_value(request_under(fx, "/kv", "GET", "/kv/get/a%2Fb", NULL),
+                 "slash", 5);
+    assert_status_ok(
+        request_under(fx, "/kv", "DELETE", "/kv/delete/a%2Fb", NULL));
+    assert_error(request(fx, "GET", "/get/a%2Fb", NULL), 404, "key not found");
+    /* The query after the route survives the strip. */
+    assert_error(request_under(fx, "/kv", "GET", "/kv/range?start=a", NULL),
+                 501, NULL);
+    assert_int_equal(
+        request_under(fx, "/kv", "GET", "/kv/health", NULL)->status, 200);
+    const struct api_response *resp =
+        request_under(fx, "/kv", "GET", "/kv/metrics", NULL);
+    assert_int_equal(resp->status, 200);
+    assert_int_equal(resp->route, HTTP_ROUTE_METRICS);
+    /* A trailing slash on the prefix, and a prefix of two segments. */
+    assert_value(request_under(fx, "/kv/", "GET", "/kv/get/name", NULL), "d",
+                 1);
+    assert_value(request_under(fx, "/a/b", "GET", "/a/b/get/name", NULL), "d",
+                 1);
+    /* An empty prefix (or "/") is no prefix. */
+    assert_value(request_under(fx, "", "GET", "/get/name", NULL), "d", 1);
+    assert_value(request_under(fx, "/", "GET", "/get/name", NULL), "d", 1);
+}
+
+static void
+test_router_uri_outside_the_prefix_is_404(void **state)
+{
+    struct fixture *fx = *state;
+    assert_status_ok(request(fx, "POST", "/set/name", "{\"value\":\"d\"}"));
+    static const char *const uris[] = {
+        "/get/name",
+        "/kvx/get/name",
+        "/kv",
+        "/kv?x=1",
+        "/k/get/name",
+        "kv/get/name",
+        "",
+        "/KV/get/name",
+        "/%6Bv/get/name",
+        "/x/kv/get/name",
+        "/kvget/name",
+    };
+    for (size_t i = 0; i < sizeof uris / sizeof uris[0]; i++) {
+        const struct api_response *resp =
+            request_under(fx, "/kv", "GET", uris[i], NULL);
+        if (resp->status != 404)
+            fail_msg("GET '%s' under /kv: status %d, want 404", uris[i],
+                     resp->status);
+        assert_error(resp, 404, "not found");
+        assert_int_equal(resp->route, HTTP_ROUTE_OTHER);
+    }
+    /* Under the prefix but no route: the router's own 404. */
+    assert_error(request_under(fx, "/kv", "GET", "/kv/", NULL), 404,
+                 "no such endpoint");
+    assert_error(request_under(fx, "/kv", "GET", "/kv/kv/get/name", NULL), 404,
+                 "no such endpoint");
+    /* A write outside the prefix changes nothing. */
+    assert_error(
+        request_under(fx, "/kv", "POST", "/set/name", "{\"value\":\"x\"}"), 404,
+        "not found");
+    assert_error(request_under(fx, "/kv", "DELETE", "/delete/name", NULL), 404,
+                 "not found");
+    assert_stored(fx, "/get/name", "d");
+}
+
 /* --- api_error --- */
 
 static void
@@ -884,6 +1118,12 @@ main(void)
         ROUTER_TEST(test_router_range_on_memory_engine_is_501),
         ROUTER_TEST(test_router_api_error_builds_the_error_body),
         ROUTER_TEST(test_router_context_is_reused_across_requests),
+        ROUTER_TEST(test_router_metrics_is_prometheus_text),
+        ROUTER_TEST(test_router_metrics_include_http_figures),
+        ROUTER_TEST(test_router_answers_name_their_route),
+        ROUTER_TEST(test_router_refusals_name_their_route),
+        ROUTER_TEST(test_router_prefix_is_stripped_before_routing),
+        ROUTER_TEST(test_router_uri_outside_the_prefix_is_404),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -28,6 +29,8 @@ struct log {
     int out_of_order;    /* a thread's records written out of order */
     size_t largest_batch, over_cap;
     size_t byte_cap;
+    /* batches written, by size */
+    unsigned long long by_size[GROUP_COMMIT_MAX_COUNT + 1];
     int in_write;  /* batch writers running at once */
     int overlap;   /* times two ran at once */
     long sleep_ns; /* simulated fsync */
@@ -53,6 +56,7 @@ write_batch(void *ctx, struct group_commit_req **reqs, size_t count)
     }
     if (count > lg->largest_batch)
         lg->largest_batch = count;
+    lg->by_size[count]++;
     if (count > 1 && bytes > lg->byte_cap)
         lg->over_cap++;
     pthread_mutex_unlock(&lg->mu);
@@ -153,6 +157,78 @@ test_group_commit_respects_count_and_byte_caps(void **state)
     group_commit_deinit(&lg.gc);
 }
 
+/* --- the batch size histogram of group_commit_stats --- */
+
+struct figures {
+    const char *name[16];
+    unsigned long long value[16];
+    int count;
+};
+
+static void
+collect(void *arg, const char *name, uint64_t value)
+{
+    struct figures *f = arg;
+    assert_true(f->count < 16);
+    f->name[f->count] = name;
+    f->value[f->count++] = value;
+}
+
+static unsigned long long
+figure(const struct figures *f, const char *name)
+{
+    for (int i = 0; i < f->count; i++)
+        if (strcmp(f->name[i], name) == 0)
+            return f->value[i];
+    fail_msg("no figure %s", name);
+    return 0;
+}
+
+/* The histogram matches the batches the writer really saw: bucket le_N
+ * counts the batches of at most N writes. */
+static void
+test_group_commit_stats_report_batch_sizes(void **state)
+{
+    struct log lg;
+    init_log(&lg, 64, 1 << 20, 2 * 1000 * 1000);
+    run_writers(&lg);
+    assert_true(lg.largest_batch > 1); /* else the buckets prove little */
+    struct figures f = {0};
+    group_commit_stats(&lg.gc, collect, &f);
+    unsigned long long batches = 0, below = 0;
+    for (size_t n = 0; n <= GROUP_COMMIT_MAX_COUNT; n++)
+        batches += lg.by_size[n];
+    assert_int_equal(figure(&f, "write_batches"), batches);
+    assert_int_equal(figure(&f, "batched_writes"), THREADS * PER_THREAD);
+    size_t n = 0;
+    for (unsigned bound = 1; bound <= 128; bound *= 2) {
+        for (; n <= bound; n++)
+            below += lg.by_size[n];
+        char name[32];
+        snprintf(name, sizeof name, "write_batches_le_%u", bound);
+        assert_int_equal(figure(&f, name), below);
+    }
+    assert_int_equal(f.count, 2 + GROUP_COMMIT_SIZE_BOUNDS);
+    group_commit_deinit(&lg.gc);
+}
+
+/* One writer alone: every batch holds one write. */
+static void
+test_group_commit_stats_single_writer(void **state)
+{
+    struct log lg;
+    init_log(&lg, 64, 1 << 20, 0);
+    struct writer w = {&lg, 1, 0};
+    writer_main(&w);
+    struct figures f = {0};
+    group_commit_stats(&lg.gc, collect, &f);
+    assert_int_equal(figure(&f, "write_batches"), PER_THREAD);
+    assert_int_equal(figure(&f, "batched_writes"), PER_THREAD);
+    assert_int_equal(figure(&f, "write_batches_le_1"), PER_THREAD);
+    assert_int_equal(figure(&f, "write_batches_le_128"), PER_THREAD);
+    group_commit_deinit(&lg.gc);
+}
+
 int
 main(void)
 {
@@ -160,6 +236,8 @@ main(void)
         cmocka_unit_test(test_group_commit_writes_each_request_once_in_order),
         cmocka_unit_test(test_group_commit_concurrent_writers_share_batches),
         cmocka_unit_test(test_group_commit_respects_count_and_byte_caps),
+        cmocka_unit_test(test_group_commit_stats_report_batch_sizes),
+        cmocka_unit_test(test_group_commit_stats_single_writer),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

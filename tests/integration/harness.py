@@ -22,6 +22,7 @@ import atexit
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -55,6 +56,30 @@ def _env_path(name):
     if not value:
         raise HarnessError("%s is not set (run through `make check`)" % name)
     return value
+
+
+def nginx_user_directive():
+    """"user NAME GROUP;" naming the current user when running as root,
+    else "": as root nginx's workers would drop to "nobody" and could not
+    enter the 0700 temp dir nor open the 0660 socket."""
+    if os.geteuid() != 0:
+        return ""
+    import grp
+    import pwd
+    return "user %s %s;" % (pwd.getpwuid(os.geteuid()).pw_name,
+                            grp.getgrgid(os.getegid()).gr_name)
+
+
+def render_template(text, values):
+    """Replaces each @NAME@ of `values` ({"@NAME@": "value"}) in `text`;
+    a placeholder left outside comments is a HarnessError."""
+    for name, value in values.items():
+        text = text.replace(name, value)
+    for line in text.splitlines():
+        if not line.lstrip().startswith("#") and \
+                re.search(r"@[A-Za-z_]+@", line):
+            raise HarnessError("unreplaced placeholder in: %s" % line)
+    return text
 
 
 def free_port():
@@ -107,13 +132,20 @@ class Response:
 
 class Strata:
     def __init__(self, engine="memory", max_value_bytes=None,
-                 max_key_bytes=None, threads=None, extra_args=()):
+                 max_key_bytes=None, threads=None, extra_args=(),
+                 nginx_config=None, health_path="/health"):
+        """nginx_config: None for nginx/strata.conf.in, or a function
+        called with this Strata (port, paths and temp dir set) that
+        returns the text of nginx.conf. health_path: where wait_healthy
+        finds the worker's /health through that configuration."""
         self.engine = engine
         self.max_value_bytes = max_value_bytes or DEFAULT_MAX_VALUE
         self.max_key_bytes = max_key_bytes or DEFAULT_MAX_KEY
         self.max_body = body_limit(self.max_value_bytes)
         self.threads = threads
         self.extra_args = list(extra_args)
+        self.nginx_config = nginx_config
+        self.health_path = health_path
 
         self.stratad = _env_path("STRATAD")
         self.nginx = _env_path("NGINX")
@@ -281,29 +313,29 @@ class Strata:
         return self.worker.pid if self.worker is not None else None
 
     def _render_config(self):
-        with open(os.path.join(self.srcdir, "nginx", "strata.conf.in")) as f:
-            text = f.read()
-        user = ""
-        if os.geteuid() == 0:
-            # As root nginx's workers would drop to "nobody" and could not
-            # enter the 0700 temp dir nor open the 0660 socket.
-            import grp
-            import pwd
-            user = "user %s %s;" % (pwd.getpwuid(os.geteuid()).pw_name,
-                                    grp.getgrgid(os.getegid()).gr_name)
-        for name, value in (("@PREFIX@", self.nginx_prefix),
-                            ("@PORT@", str(self.port)),
-                            ("@SOCKET@", self.socket_path),
-                            ("@MAX_BODY@", str(self.max_body)),
-                            ("@USER_DIRECTIVE@", user)):
-            text = text.replace(name, value)
-        if "@" in "".join(l for l in text.splitlines()
-                          if not l.lstrip().startswith("#")):
-            raise HarnessError("unreplaced placeholder in nginx config")
+        if self.nginx_config is not None:
+            text = self.nginx_config(self)
+        else:
+            text = self._render_strata_conf()
         path = os.path.join(self.nginx_prefix, "nginx.conf")
         with open(path, "w") as f:
             f.write(text)
         return path
+
+    def _render_strata_conf(self):
+        with open(os.path.join(self.srcdir, "nginx", "strata.conf.in")) as f:
+            text = f.read()
+        text = render_template(text, {
+            "@PREFIX@": self.nginx_prefix,
+            "@PORT@": str(self.port),
+            "@SOCKET@": self.socket_path,
+            "@MAX_BODY@": str(self.max_body),
+            "@USER_DIRECTIVE@": nginx_user_directive()})
+        # strata.conf.in has no other "@": any one left is a typo.
+        if "@" in "".join(l for l in text.splitlines()
+                          if not l.lstrip().startswith("#")):
+            raise HarnessError("unreplaced placeholder in nginx config")
+        return text
 
     def _start_nginx(self, attempts=3):
         for d in ("logs", "tmp"):
@@ -311,15 +343,10 @@ class Strata:
         for attempt in range(attempts):
             self.port = free_port()
             conf = self._render_config()
-            cmd = [self.nginx, "-p", self.nginx_prefix + "/", "-c", conf,
-                   "-e", self.nginx_error_log]
-            check = subprocess.run(cmd + ["-t", "-q"],
-                                   stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT,
-                                   env=self._nginx_env())
-            if check.returncode != 0:
-                raise HarnessError("nginx -t failed:\n%s"
-                                   % check.stdout.decode(errors="replace"))
+            cmd = self._nginx_command(conf)
+            status, output = self.check_nginx_config(conf)
+            if status != 0:
+                raise HarnessError("nginx -t failed:\n%s" % output)
             self.nginx_proc = subprocess.Popen(
                 cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL, env=self._nginx_env())
@@ -330,6 +357,20 @@ class Strata:
             self.stop_nginx()
         raise HarnessError("nginx did not start:\n%s"
                            % self.tail(self.nginx_error_log))
+
+    def _nginx_command(self, conf):
+        return [self.nginx, "-p", self.nginx_prefix + "/", "-c", conf,
+                "-e", self.nginx_error_log]
+
+    def check_nginx_config(self, conf):
+        """Runs `nginx -t` on the file `conf` with this Strata's prefix
+        (the directories of a started Strata exist); returns its exit
+        status and what it printed."""
+        check = subprocess.run(self._nginx_command(conf) + ["-t", "-q"],
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT,
+                               env=self._nginx_env())
+        return check.returncode, check.stdout.decode(errors="replace")
 
     @staticmethod
     def _nginx_env():
@@ -373,7 +414,7 @@ class Strata:
         last = None
         while time.monotonic() < deadline:
             try:
-                last = self.request("GET", "/health", timeout=5)
+                last = self.request("GET", self.health_path, timeout=5)
                 if last.status == 200:
                     return last
             except OSError as e:
@@ -381,9 +422,10 @@ class Strata:
             if self.worker is not None and self.worker.poll() is not None:
                 break
             time.sleep(0.05)
-        raise HarnessError("/health never answered 200 (last: %r)\n"
+        raise HarnessError("%s never answered 200 (last: %r)\n"
                            "worker log:\n%s\nnginx log:\n%s"
-                           % (last, self.tail(self.worker_log),
+                           % (self.health_path, last,
+                              self.tail(self.worker_log),
                               self.tail(self.nginx_error_log)))
 
     # --- requests --------------------------------------------------------
@@ -468,6 +510,31 @@ def parse_response(data):
     if "content-length" in headers:
         body = body[:int(headers["content-length"])]
     return Response(status, headers, body)
+
+
+class Checks:
+    """The tally of a test's checks, printed TAP-style: "ok - name" or
+    "not ok - name: detail" (the detail says what was seen instead)."""
+
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def ok(self, name, cond, detail=""):
+        if cond:
+            self.passed += 1
+            print("ok - %s" % name)
+        else:
+            self.failed += 1
+            print("not ok - %s: %s" % (name, detail))
+        sys.stdout.flush()
+        return cond
+
+
+# One tally per test program: the scripts call harness.ok() and return
+# CHECKS.failed to main_guard().
+CHECKS = Checks()
+ok = CHECKS.ok
 
 
 def main_guard(run):

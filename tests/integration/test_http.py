@@ -21,6 +21,7 @@ import time
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import harness  # noqa: E402
 from harness import (HarnessError, Strata, body_limit,  # noqa: E402
                      main_guard)
 
@@ -31,25 +32,19 @@ SORTED_ENGINES = ("lsm",)
 PERSISTENT_ENGINES = ("file", "lsm")
 
 
-class Checks:
+class Checks(harness.Checks):
+    """harness.Checks, with check names under the engine's prefix and a
+    record of every response that was not JSON."""
+
     def __init__(self):
-        self.passed = 0
-        self.failed = 0
+        super().__init__()
         self.prefix = ""
         # Every response seen, to check once that all of them were JSON.
         self.not_json = []
         self.lock = threading.Lock()
 
     def ok(self, name, cond, detail=""):
-        name = self.prefix + name
-        if cond:
-            self.passed += 1
-            print("ok - %s" % name)
-        else:
-            self.failed += 1
-            print("not ok - %s: %s" % (name, detail))
-        sys.stdout.flush()
-        return cond
+        return super().ok(self.prefix + name, cond, detail)
 
     def note_response(self, method, path, r):
         """Every body must be JSON with Content-Type application/json, and

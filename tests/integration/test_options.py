@@ -15,24 +15,12 @@ import sys
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import Strata, main_guard  # noqa: E402
+from harness import CHECKS, Strata, main_guard, ok  # noqa: E402
 
 ENGINES = ("memory", "file", "lsm")
 PERSISTENT_ENGINES = ("file", "lsm")
 
-passed = 0
-failed = 0
 
-
-def ok(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok - %s" % name)
-    else:
-        failed += 1
-        print("not ok - %s: %s" % (name, detail))
-    sys.stdout.flush()
 
 
 def is_json_error(r, status):
@@ -129,8 +117,8 @@ def run():
         check_small_limits(engine)
     for engine in PERSISTENT_ENGINES:
         check_sync_none(engine)
-    print("# %d passed, %d failed" % (passed, failed))
-    return failed
+    print("# %d passed, %d failed" % (CHECKS.passed, CHECKS.failed))
+    return CHECKS.failed
 
 
 if __name__ == "__main__":

@@ -30,27 +30,15 @@ import time
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from harness import HarnessError, Strata, main_guard  # noqa: E402
+from harness import (CHECKS, HarnessError, Strata,  # noqa: E402
+                     main_guard, ok)
 
 # Flushes every ~64 KiB of writes: the 2,500 keys below span tables.
 MEMTABLE_BYTES = 65536
 BULK_KEYS = 2500
 
-passed = 0
-failed = 0
 not_json = []
 
-
-def ok(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok - %s" % name)
-    else:
-        failed += 1
-        print("not ok - %s: %s" % (name, detail))
-    sys.stdout.flush()
-    return cond
 
 
 def pct(data):
@@ -627,12 +615,12 @@ def run():
         status = s.stop_worker()
         ok("the worker exits 0 at the end", status == 0,
            "status %r\n%s" % (status, s.tail(s.worker_log)))
-        if failed:
+        if CHECKS.failed:
             print("# worker log (tail):\n# " +
                   s.tail(s.worker_log).replace("\n", "\n# "))
     print("# %d passed, %d failed (%.1f s)"
-          % (passed, failed, time.monotonic() - t0))
-    return failed
+          % (CHECKS.passed, CHECKS.failed, time.monotonic() - t0))
+    return CHECKS.failed
 
 
 if __name__ == "__main__":

@@ -43,26 +43,64 @@ test_cli_parse_number_rejects_everything_else(void **state)
     assert_false(cli_parse_number(NULL, 0, 10, &v));
 }
 
+/* stderr of one call, through a temp file over fd 2. */
+struct captured {
+    int rc;
+    char out[256];
+};
+
 static void
-test_cli_usage_error_names_the_program_and_help(void **state)
+finish_capture(FILE *tmp, int saved, struct captured *c)
 {
-    FILE *tmp = tmpfile();
-    assert_non_null(tmp);
-    int saved = dup(STDERR_FILENO);
-    fflush(stderr);
-    dup2(fileno(tmp), STDERR_FILENO);
-    int rc = cli_usage_error("prog", "--x takes %d..%d, not '%s'", 1, 2, "z");
     fflush(stderr);
     dup2(saved, STDERR_FILENO);
     close(saved);
-    char out[256] = {0};
     rewind(tmp);
-    size_t n = fread(out, 1, sizeof out - 1, tmp);
+    size_t n = fread(c->out, 1, sizeof c->out - 1, tmp);
+    c->out[n] = '\0';
     fclose(tmp);
-    assert_int_equal(rc, CLI_EXIT_USAGE);
-    assert_true(n > 0);
-    assert_string_equal(out, "prog: --x takes 1..2, not 'z'\n"
-                             "Try 'prog --help'.\n");
+}
+
+static FILE *
+start_capture(int *saved)
+{
+    FILE *tmp = tmpfile();
+    assert_non_null(tmp);
+    *saved = dup(STDERR_FILENO);
+    fflush(stderr);
+    dup2(fileno(tmp), STDERR_FILENO);
+    return tmp;
+}
+
+static void
+test_cli_usage_error_names_the_program_and_help(void **state)
+{
+    struct captured c;
+    int saved;
+    FILE *tmp = start_capture(&saved);
+    c.rc = cli_usage_error("prog", "--x takes %d..%d, not '%s'", 1, 2, "z");
+    finish_capture(tmp, saved, &c);
+    assert_int_equal(c.rc, CLI_EXIT_USAGE);
+    assert_string_equal(c.out, "prog: --x takes 1..2, not 'z'\n"
+                               "Try 'prog --help'.\n");
+}
+
+static void
+test_cli_file_error_names_the_file_and_line(void **state)
+{
+    struct captured c;
+    int saved;
+    FILE *tmp = start_capture(&saved);
+    c.rc = cli_file_error("prog", "a.conf", 7, "key '%s': bad", "threads");
+    finish_capture(tmp, saved, &c);
+    assert_int_equal(c.rc, CLI_EXIT_USAGE);
+    assert_string_equal(c.out, "prog: a.conf:7: key 'threads': bad\n");
+
+    tmp = start_capture(&saved);
+    c.rc = cli_file_error("prog", "a.conf", 0, "cannot open: %s", "gone");
+    finish_capture(tmp, saved, &c);
+    assert_int_equal(c.rc, CLI_EXIT_USAGE);
+    assert_string_equal(c.out, "prog: a.conf: cannot open: gone\n");
 }
 
 int
@@ -72,6 +110,7 @@ main(void)
         cmocka_unit_test(test_cli_parse_number_accepts_whole_numbers_in_range),
         cmocka_unit_test(test_cli_parse_number_rejects_everything_else),
         cmocka_unit_test(test_cli_usage_error_names_the_program_and_help),
+        cmocka_unit_test(test_cli_file_error_names_the_file_and_line),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,6 +10,7 @@
  */
 #include "engines/file/file_engine.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -78,7 +79,7 @@ file_engine_go_readonly(struct file_engine *fe, const struct st_error *why)
         return;
     fe->ro_err = *why;
     atomic_store(&fe->readonly, true);
-    log_error("file: read-only until restart after: %s", why->msg);
+    log_error("file: read-only until restart error=%s", why->msg);
 }
 
 st_status
@@ -361,6 +362,26 @@ file_delete(struct engine *e, st_slice key, struct st_error *err)
                         st_slice_make(NULL, 0), err);
 }
 
+/* Makes 'val' hold exactly 'v', which borrows either val's own bytes
+ * (a record read with pread into it) or a segment's mapping. */
+static st_status
+take_value(struct st_buf *val, st_slice v, struct st_error *err)
+{
+    uintptr_t p = (uintptr_t)v.ptr, lo = (uintptr_t)val->ptr;
+    if (val->ptr != NULL && p >= lo && p - lo < val->cap) {
+        memmove(val->ptr, v.ptr, v.len);
+        val->len = v.len;
+        return ST_OK;
+    }
+    val->len = 0;
+    if (!st_buf_reserve(val, v.len))
+        return st_error_set(err, ST_NOMEM, 0, "file engine: no memory");
+    if (v.len)
+        memcpy(val->ptr, v.ptr, v.len);
+    val->len = v.len;
+    return ST_OK;
+}
+
 static st_status
 file_get(struct engine *e, st_slice key, struct st_buf *val,
          struct st_error *err)
@@ -390,12 +411,12 @@ file_get(struct engine *e, st_slice key, struct st_buf *val,
                              "index points at",
                              file_segment_path(ref->seg),
                              (unsigned long long)loc.off);
+        /* Still under the lock: the value may borrow the segment's
+         * mapping, which a merge unmaps when it closes the segment. */
+        if (s == ST_OK)
+            s = take_value(val, rec.val, err);
     }
     pthread_rwlock_unlock(&fe->lock);
-    if (s == ST_OK) {
-        memmove(val->ptr, rec.val.ptr, rec.val.len);
-        val->len = rec.val.len;
-    }
     return s;
 }
 
@@ -429,10 +450,7 @@ file_stats(struct engine *e, engine_stat_fn fn, void *arg)
     fn(arg, "replayed_records", fe->replayed);
     fn(arg, "hint_files_used", fe->hints_used);
     fn(arg, "read_only", atomic_load(&fe->readonly));
-    unsigned long long batches, writes;
-    group_commit_figures(&fe->gc, &batches, &writes);
-    fn(arg, "write_batches", batches);
-    fn(arg, "batched_writes", writes);
+    group_commit_stats(&fe->gc, fn, arg);
     fn(arg, "interval_syncs", periodic_sync_count(&fe->ps));
 }
 
@@ -460,7 +478,7 @@ merge_thread(void *arg)
         struct st_error err = {0};
         if (!atomic_load(&fe->readonly) &&
             file_merge_run(fe, false, &err) != ST_OK)
-            log_warn("file: background merge failed: %s", err.msg);
+            log_warn("file: background merge failed error=%s", err.msg);
         pthread_mutex_lock(&fe->bg_mu);
     }
     pthread_mutex_unlock(&fe->bg_mu);

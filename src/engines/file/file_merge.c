@@ -233,7 +233,7 @@ finish_output(struct merge *m, struct st_error *err)
     uint64_t hint_bytes = FILE_HEADER_LEN + m->hints.len + FILE_HINT_ENTRY_LEN;
     if (file_hint_write(fe->dir, m->out_id, st_buf_slice(&m->hints), m->count,
                         m->size, &he) != ST_OK) {
-        log_warn("file: merge output without hint: %s", he.msg);
+        log_warn("file: merge output without hint error=%s", he.msg);
         hint_bytes = 0;
     }
     s = publish(m, hint_bytes, err);

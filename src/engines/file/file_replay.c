@@ -78,15 +78,15 @@ list_entry(const char *name, void *arg)
         char *path = NULL;
         if (asprintf(&path, "%s/%s", l->dir, name) < 0)
             return ST_NOMEM;
-        log_info("file: removing unfinished %s", path);
+        log_info("file: removing unfinished file=%s", path);
         /* Left behind, it is harmless: no reader opens a ".tmp". */
         if (io_unlink(path, NULL) != ST_OK)
-            log_warn("file: could not remove %s", path);
+            log_warn("file: cannot remove file=%s", path);
         free(path);
         return ST_OK;
     }
     if (strcmp(name, "LOCK") != 0)
-        log_warn("file: ignoring unknown file %s/%s", l->dir, name);
+        log_warn("file: ignoring unknown file=%s/%s", l->dir, name);
     return ST_OK;
 }
 
@@ -145,7 +145,7 @@ progress(struct replay *r, uint64_t bytes)
 {
     r->bytes_read += bytes;
     if (r->bytes_read >= r->next_progress) {
-        log_info("file: replaying, %llu MiB read, %llu records",
+        log_info("file: replaying read_mib=%llu records=%llu",
                  (unsigned long long)(r->bytes_read >> 20),
                  (unsigned long long)r->fe->replayed);
         r->next_progress += FILE_REPLAY_PROGRESS_BYTES;
@@ -195,7 +195,9 @@ scan_segment(struct replay *r, struct file_segment *seg, bool active,
             return s;
     }
     if (!valid_after) {
-        log_warn("file: cut torn tail file=%s off=%llu (%s, %llu bytes)", path,
+        log_warn("file: cut torn tail file=%s off=%llu reason=%s "
+                 "dropped_bytes=%llu",
+                 path,
                  (unsigned long long)bad_off, file_decode_str(bad),
                  (unsigned long long)(file_segment_size(seg) - bad_off));
         return file_segment_truncate(seg, bad_off, err);
@@ -239,7 +241,8 @@ load_segment(struct replay *r, const struct listing *l, uint64_t id,
                 *err = e;
             return s;
         }
-        log_warn("file: %s; reading the segment instead", e.msg);
+        log_warn("file: reading the segment instead of its hint error=%s",
+                 e.msg);
     }
     return scan_segment(r, seg, active, err);
 }
@@ -255,7 +258,7 @@ remove_orphan_hints(const struct listing *l)
         char *path =
             file_segment_name(l->dir, l->hints[i], FILE_HINT_SUFFIX, false);
         if (path != NULL) {
-            log_info("file: removing orphan hint %s", path);
+            log_info("file: removing orphan hint=%s", path);
             io_unlink(path, NULL);
         }
         free(path);
@@ -316,7 +319,7 @@ replay_all(struct file_engine *fe, struct listing *l, struct st_error *err)
         fe->next_id++;
     }
     if (s == ST_OK && r.bytes_read >= FILE_REPLAY_PROGRESS_BYTES)
-        log_info("file: replay done, %llu records, %zu keys",
+        log_info("file: replay done records=%llu keys=%zu",
                  (unsigned long long)fe->replayed, hashmap_count(fe->index));
     return s;
 }

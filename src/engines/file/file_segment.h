@@ -5,9 +5,9 @@
  * records for replay and merge.
  *
  * Threads: file_segment_read() and the accessors may run on any number of
- * threads at once, also while one thread appends (pread does not move the
- * file position, and readers only read offsets the engine published after
- * the append). Appends, syncs and truncates are serialized by the caller
+ * threads at once, also while one thread appends (reads go through a
+ * read-only mapping or pread, neither moves the file position, and
+ * readers only read offsets the engine published after the append). Appends, syncs and truncates are serialized by the caller
  * (the engine's write mutex). close() runs when no one else uses it.
  */
 #ifndef STRATA_ENGINES_FILE_SEGMENT_H
@@ -62,9 +62,13 @@ st_status file_segment_sync(struct file_segment *seg, struct st_error *err);
 st_status file_segment_truncate(struct file_segment *seg, uint64_t off,
                                 struct st_error *err);
 
-/* Reads the record of 'rec_len' bytes at 'off' into 'buf' (replacing its
- * contents) and decodes it; rec's slices borrow from 'buf'. Any mismatch
- * (short read, bad CRC, bad type) is ST_CORRUPT naming file and offset. */
+/* Reads the record of 'rec_len' bytes at 'off' and decodes it: from the
+ * segment's mapping in place when it covers the record (then rec's
+ * slices borrow the mapping, valid until close, and 'buf' is emptied),
+ * else with pread into 'buf' (replacing its contents; rec's slices
+ * borrow 'buf'). REQUIRES: the record was wholly written (its offset was
+ * published after the append). Any mismatch (short read, bad CRC, bad
+ * type) is ST_CORRUPT naming file and offset. */
 st_status file_segment_read(const struct file_segment *seg, uint64_t off,
                             uint64_t rec_len, struct st_buf *buf,
                             struct file_record *rec, struct st_error *err);

@@ -23,6 +23,7 @@
 #include "engines/lsm/block_cache.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
@@ -53,6 +54,8 @@ struct shard {
 struct lsm_block_cache {
     struct shard shards[SHARDS];
     size_t capacity;
+    /* Blocks of mapped tables: counted only, never stored. */
+    _Atomic uint64_t mapped_hits, mapped_misses;
 };
 
 static uint64_t
@@ -75,6 +78,8 @@ lsm_block_cache_create(size_t capacity_bytes)
     if (c == NULL)
         return NULL;
     c->capacity = capacity_bytes;
+    atomic_init(&c->mapped_hits, 0);
+    atomic_init(&c->mapped_misses, 0);
     for (int i = 0; i < SHARDS; i++) {
         struct shard *s = &c->shards[i];
         s->capacity = (capacity_bytes + SHARDS - 1) / SHARDS;
@@ -288,4 +293,14 @@ lsm_block_cache_stats(struct lsm_block_cache *c,
         out->bytes += s->bytes;
         pthread_mutex_unlock(&s->mu);
     }
+    out->hits += atomic_load_explicit(&c->mapped_hits, memory_order_relaxed);
+    out->misses +=
+        atomic_load_explicit(&c->mapped_misses, memory_order_relaxed);
+}
+
+void
+lsm_block_cache_count_mapped(struct lsm_block_cache *c, bool hit)
+{
+    atomic_fetch_add_explicit(hit ? &c->mapped_hits : &c->mapped_misses, 1,
+                              memory_order_relaxed);
 }

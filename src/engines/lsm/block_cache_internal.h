@@ -10,6 +10,7 @@
 #ifndef STRATA_ENGINES_LSM_BLOCK_CACHE_INTERNAL_H
 #define STRATA_ENGINES_LSM_BLOCK_CACHE_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,5 +39,10 @@ void *lsm_block_cache_value(const struct lsm_cache_handle *h);
 /* Drops the handle's reference. */
 void lsm_block_cache_release(struct lsm_block_cache *c,
                              struct lsm_cache_handle *h);
+
+/* Counts a block of a memory-mapped table (sstable_read.c), which needs
+ * no cache slot: a hit when it was served already checked, a miss when
+ * its checksum was verified now. Lock-free. */
+void lsm_block_cache_count_mapped(struct lsm_block_cache *c, bool hit);
 
 #endif

@@ -546,9 +546,9 @@ run(struct lsm_engine *e, struct compaction *c, struct st_error *err)
     if (c->level > 0 && !st_buf_set(&e->compact_pointer[c->level], hi))
         e->compact_pointer[c->level].len = 0;
     atomic_fetch_add(&e->compactions, 1);
-    log_debug("lsm: compacted L%d (%zu tables) + L%d (%zu tables), "
-              "%llu -> %llu bytes in %llu ms",
-              c->level, c->n[0], c->level + 1, c->n[1],
+    log_debug("lsm: compacted level=%d tables=%zu next_tables=%zu "
+              "in_bytes=%llu out_bytes=%llu ms=%llu",
+              c->level, c->n[0], c->n[1],
               (unsigned long long)in_bytes, (unsigned long long)out_bytes,
               (unsigned long long)(lsm_now_ms() - t0));
     return ST_OK;

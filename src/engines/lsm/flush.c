@@ -175,7 +175,8 @@ lsm_flush_imm(struct lsm_engine *e, struct st_error *err)
     char *wal = lsm_wal_path(e->dir, imm->wal_number);
     struct st_error uerr = {0};
     if (wal == NULL || io_unlink(wal, &uerr) != ST_OK)
-        log_warn("lsm: cannot delete flushed WAL (removed at next open): %s",
+        log_warn("lsm: cannot delete flushed WAL, removed at next open "
+                 "error=%s",
                  uerr.msg);
     free(wal);
     lsm_memref_unref(imm); /* the engine's reference, taken from e->imm */

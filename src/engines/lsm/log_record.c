@@ -138,8 +138,8 @@ static st_status
 cut_tail(int fd, const char *path, const struct lsm_log_kind *kind,
          uint64_t off, size_t size, struct st_error *err)
 {
-    log_warn("%s: cut torn tail file=%s off=%" PRIu64 " dropped=%" PRIu64
-             " bytes",
+    log_warn("%s: cut torn tail file=%s off=%" PRIu64
+             " dropped_bytes=%" PRIu64,
              kind->name, path, off, (uint64_t)size - off);
     st_status s = io_ftruncate(fd, off, path, err);
     if (s == ST_OK)

@@ -28,6 +28,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engines/lsm/bloom.h"
 #include "engines/lsm/compaction.h"
 #include "engines/lsm/level_iter.h"
 #include "engines/lsm/lsm_impl.h"
@@ -122,7 +123,7 @@ lsm_go_readonly(struct lsm_engine *e, const struct st_error *why)
         if (why != NULL)
             e->ro_err = *why;
         atomic_store(&e->readonly, true);
-        log_error("lsm: writes refused until restart: %s",
+        log_error("lsm: writes refused until restart error=%s",
                   why != NULL ? why->msg : "unknown error");
     }
     pthread_cond_broadcast(&e->cv);
@@ -237,13 +238,13 @@ background_main(void *arg)
         struct st_error err = {0};
         if (flush) {
             if (lsm_flush_imm(e, &err) != ST_OK)
-                log_error("lsm: flush failed: %s", err.msg);
+                log_error("lsm: flush failed error=%s", err.msg);
         } else {
             bool did;
             if (lsm_compact_once(e, &did, &err) != ST_OK &&
                 err.code != ST_BUSY) {
-                log_error("lsm: compaction failed (retried in %" PRIu64
-                          " ms): %s",
+                log_error("lsm: compaction failed retry_ms=%" PRIu64
+                          " error=%s",
                           COMPACTION_RETRY_MS, err.msg);
                 pthread_mutex_lock(&e->mu);
                 e->bg_retry_at_ms = lsm_now_ms() + COMPACTION_RETRY_MS;
@@ -429,6 +430,8 @@ lookup(struct lsm_engine *e, st_slice key, enum lsm_value_type *type,
             s = st_error_set(err, ST_NOMEM, 0, "lsm: no memory for a value");
         goto done;
     }
+    uint64_t hash = 0;
+    bool hashed = false;
     for (int l = 0; l < LSM_LEVELS; l++) {
         size_t i = 0, end = v->count[l];
         if (l > 0) {
@@ -441,12 +444,17 @@ lookup(struct lsm_engine *e, st_slice key, enum lsm_value_type *type,
             if (st_slice_compare(key, st_buf_slice(&t->min_key)) < 0 ||
                 st_slice_compare(key, st_buf_slice(&t->max_key)) > 0)
                 continue;
-            if (!lsm_table_may_contain(t->table, key)) {
+            /* One hash for every table, one filter probe per table. */
+            if (!hashed) {
+                hash = lsm_bloom_hash(key);
+                hashed = true;
+            }
+            if (!lsm_table_may_contain_hash(t->table, hash)) {
                 atomic_fetch_add_explicit(&e->bloom_negatives, 1,
                                           memory_order_relaxed);
                 continue;
             }
-            s = lsm_table_get(t->table, key, type, val, err);
+            s = lsm_table_get_unfiltered(t->table, key, type, val, err);
             if (s != ST_NOT_FOUND)
                 goto done;
         }
@@ -765,10 +773,7 @@ lsm_stats(struct engine *base, engine_stat_fn fn, void *arg)
     fn(arg, "block_cache_misses", cs.misses);
     fn(arg, "block_cache_bytes", cs.bytes);
     fn(arg, "write_stalls", atomic_load(&e->write_stalls));
-    unsigned long long batches, writes;
-    group_commit_figures(&e->gc, &batches, &writes);
-    fn(arg, "write_batches", batches);
-    fn(arg, "batched_writes", writes);
+    group_commit_stats(&e->gc, fn, arg);
     fn(arg, "interval_syncs", periodic_sync_count(&e->ps));
     fn(arg, "readonly", atomic_load(&e->readonly));
     view_release(&r);

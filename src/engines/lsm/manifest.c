@@ -780,18 +780,18 @@ remove_stale(const struct lsm_manifest *m)
     struct st_error e = {0};
     char path[PATH_MAX];
     if (list_manifests(m->dir, &found, &e) != ST_OK) {
-        log_warn("manifest: cannot list old manifests: %s", e.msg);
+        log_warn("manifest: cannot list old manifests error=%s", e.msg);
         return;
     }
     for (size_t i = 0; i < found.count; i++)
         if (found.v[i] != m->number &&
             manifest_path(m, found.v[i], path, sizeof path) &&
             io_unlink(path, &e) != ST_OK)
-            log_warn("manifest: cannot remove old manifest: %s", e.msg);
+            log_warn("manifest: cannot remove old manifest error=%s", e.msg);
     free(found.v);
     if (dir_path(m, LSM_MANIFEST_CURRENT_TMP, path, sizeof path) &&
         io_unlink(path, &e) != ST_OK)
-        log_warn("manifest: cannot remove %s: %s", path, e.msg);
+        log_warn("manifest: cannot remove file=%s error=%s", path, e.msg);
 }
 
 /* Writes a new manifest with a snapshot and switches CURRENT to it. If
@@ -884,8 +884,8 @@ maybe_roll(struct lsm_manifest *m)
         return;
     struct st_error e = {0};
     if (switch_manifest(m, &e) != ST_OK)
-        log_warn("manifest: roll of %s failed, %s: %s", m->dir,
-                 m->broken ? "refusing further edits" : "will retry", e.msg);
+        log_warn("manifest: roll failed dir=%s then=%s error=%s", m->dir,
+                 m->broken ? "refusing-edits" : "retrying", e.msg);
 }
 
 st_status

@@ -262,7 +262,7 @@ delete_orphans(struct lsm_engine *e, const struct dir_scan *d)
             continue;
         char *path = lsm_table_path(e->dir, d->tables.v[i]);
         if (path != NULL && io_unlink(path, NULL) == ST_OK)
-            log_info("lsm: deleted orphan table %06" PRIu64, d->tables.v[i]);
+            log_info("lsm: deleted orphan table=%06" PRIu64, d->tables.v[i]);
         free(path);
     }
     for (size_t i = 0; i < d->wals.count; i++) {
@@ -370,8 +370,8 @@ lsm_recover(struct lsm_engine *e, struct st_error *err)
     delete_orphans(e, &d);
 
     uint64_t tables = lsm_version_tables(e->current);
-    log_info("lsm: opened %s in %" PRIu64 " ms: %" PRIu64 " tables, %" PRIu64
-             " WAL records replayed into %zu new tables, last_seq %" PRIu64,
+    log_info("lsm: opened dir=%s ms=%" PRIu64 " tables=%" PRIu64
+             " wal_records=%" PRIu64 " new_tables=%zu last_seq=%" PRIu64,
              e->dir, lsm_now_ms() - t0, tables, records, r.count, last_seq);
 done:
     for (size_t i = 0; i < r.count; i++)

@@ -80,12 +80,26 @@ void lsm_table_builder_abandon(struct lsm_table_builder *b);
 
 struct lsm_table;
 
+/* How data blocks are read (sstable_read.c explains both). */
+enum lsm_table_mode {
+    LSM_TABLE_MAPPED, /* memory-mapped, pread when mapping fails */
+    LSM_TABLE_PREAD,  /* pread through util/io.c, cached in 'cache' */
+};
+
 /* Opens a finished table: reads and checks the footer, index and filter.
  * 'file_number' keys the block cache ('cache' may be NULL: no caching;
- * it must outlive the table). On ST_OK the caller owns *out. */
+ * it must outlive the table). Mapped: the cache holds no mapped block,
+ * but counts a block served already checked as a hit and one checked
+ * on first use as a miss. On ST_OK the caller owns *out. */
 st_status lsm_table_open(const char *path, uint64_t file_number,
                          struct lsm_block_cache *cache,
                          struct lsm_table **out, struct st_error *err);
+
+/* lsm_table_open with the read mode chosen (lsm_table_open: MAPPED). */
+st_status lsm_table_open_mode(const char *path, uint64_t file_number,
+                              struct lsm_block_cache *cache,
+                              enum lsm_table_mode mode, struct lsm_table **out,
+                              struct st_error *err);
 
 /* Closes the file and frees the handle; iterators over it must be gone.
  * NULL does nothing. */
@@ -95,6 +109,10 @@ void lsm_table_close(struct lsm_table *t);
  * read); true when it may be. */
 bool lsm_table_may_contain(const struct lsm_table *t, st_slice key);
 
+/* The same for a key whose lsm_bloom_hash() the caller computed once for
+ * every table it asks. */
+bool lsm_table_may_contain_hash(const struct lsm_table *t, uint64_t hash);
+
 /* The newest version of 'key' in this table. ST_NOT_FOUND when there is
  * none; ST_OK with *type PUT (value copied into 'val', which the caller
  * owns) or DELETE (a tombstone: 'val' untouched). Checks the bloom filter
@@ -102,6 +120,12 @@ bool lsm_table_may_contain(const struct lsm_table *t, st_slice key);
 st_status lsm_table_get(struct lsm_table *t, st_slice key,
                         enum lsm_value_type *type, struct st_buf *val,
                         struct st_error *err);
+
+/* lsm_table_get without the bloom filter: for a caller that just asked
+ * it (lsm_table_may_contain_hash), so a lookup checks it once. */
+st_status lsm_table_get_unfiltered(struct lsm_table *t, st_slice key,
+                                   enum lsm_value_type *type,
+                                   struct st_buf *val, struct st_error *err);
 
 /* An iterator over every entry. The caller owns it (lsm_iter_destroy)
  * and destroys it before closing the table. NULL when out of memory. */

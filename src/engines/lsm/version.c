@@ -62,7 +62,7 @@ lsm_tref_unref(struct lsm_tref *t)
          * only after it), so no restart can ask for this file again. */
         struct st_error err = {0};
         if (io_unlink(t->path, &err) != ST_OK)
-            log_warn("lsm: cannot delete obsolete table: %s", err.msg);
+            log_warn("lsm: cannot delete obsolete table error=%s", err.msg);
     }
     st_buf_free(&t->min_key);
     st_buf_free(&t->max_key);

@@ -110,6 +110,33 @@ test_file_segments_roll_at_segment_bytes(void **state)
     fx_assert_value(fx, "k9", v);
 }
 
+/* Gets read records through the segments' mappings: the active segment
+ * (appends after it was mapped show through) and sealed ones after a
+ * roll and a reopen, all without a pread (docs/performance.md). */
+static void
+test_file_gets_read_mapped_segments_without_pread(void **state)
+{
+    struct fx *fx = *state;
+    fx->opt.segment_bytes = 1000;
+    assert_int_equal(fx_open(fx), ST_OK);
+    char v[100];
+    memset(v, 'y', sizeof v - 1);
+    v[sizeof v - 1] = 0;
+    for (int round = 0; round < 2; round++) {
+        for (int i = 0; i < 20; i++) {
+            char k[16];
+            snprintf(k, sizeof k, "m%d", i);
+            if (round == 0)
+                assert_int_equal(fx_set(fx, k, v), ST_OK);
+            uint64_t reads = io_op_count(IO_OP_READ);
+            fx_assert_value(fx, k, v);
+            assert_true(io_op_count(IO_OP_READ) == reads);
+        }
+        assert_true(fx_stat(fx, "segments") >= 3);
+        fx_reopen(fx);
+    }
+}
+
 static void
 test_file_flipped_value_byte_is_corrupt_not_served(void **state)
 {
@@ -352,6 +379,7 @@ main(void)
         T(test_file_binary_keys_and_values_round_trip),
         T(test_file_data_and_tombstones_survive_reopen),
         T(test_file_segments_roll_at_segment_bytes),
+        T(test_file_gets_read_mapped_segments_without_pread),
         T(test_file_flipped_value_byte_is_corrupt_not_served),
         T(test_file_too_long_key_or_value_is_invalid),
         T(test_file_failed_write_returns_io_and_keeps_index_and_file),

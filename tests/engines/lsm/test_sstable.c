@@ -300,19 +300,34 @@ test_sstable_many_entries_read_back_like_reference(void **state)
     struct ref *ref = make_ref(seed, &n);
     build_from_ref(fx->path, ref, n, 4096);
 
-    struct lsm_block_cache *cache = lsm_block_cache_create(1 << 20);
+    /* Both ways of reading data blocks give the same answers. */
+    const enum lsm_table_mode modes[] = {LSM_TABLE_MAPPED, LSM_TABLE_PREAD};
+    for (size_t m = 0; m < 2; m++) {
+        struct lsm_block_cache *cache = lsm_block_cache_create(1 << 20);
+        struct lsm_table *t;
+        assert_int_equal(
+            lsm_table_open_mode(fx->path, 7, cache, modes[m], &t, NULL), ST_OK);
+        assert_int_equal(lsm_table_entries(t), n);
+        assert_true(st_slice_equal(lsm_table_min_key(t), ref_key(&ref[0])));
+        assert_true(
+            st_slice_equal(lsm_table_max_key(t), ref_key(&ref[n - 1])));
+        uint64_t reads = io_op_count(IO_OP_READ);
+        check_gets(t, ref, n);
+        check_scan_and_seeks(t, ref, n, seed + 1);
+        /* A mapped table reads its blocks in place, never with pread. */
+        if (modes[m] == LSM_TABLE_MAPPED)
+            assert_true(io_op_count(IO_OP_READ) == reads);
+        else
+            assert_true(io_op_count(IO_OP_READ) > reads);
+        struct lsm_block_cache_stats st;
+        lsm_block_cache_stats(cache, &st);
+        assert_true(st.hits > 0 && st.misses > 0 && st.bytes <= 1 << 20);
+        /* Mapped blocks take no room in the cache. */
+        assert_true((modes[m] == LSM_TABLE_MAPPED) == (st.bytes == 0));
+        lsm_table_close(t);
+        lsm_block_cache_destroy(cache);
+    }
     struct lsm_table *t;
-    assert_int_equal(lsm_table_open(fx->path, 7, cache, &t, NULL), ST_OK);
-    assert_int_equal(lsm_table_entries(t), n);
-    assert_true(st_slice_equal(lsm_table_min_key(t), ref_key(&ref[0])));
-    assert_true(st_slice_equal(lsm_table_max_key(t), ref_key(&ref[n - 1])));
-    check_gets(t, ref, n);
-    check_scan_and_seeks(t, ref, n, seed + 1);
-    struct lsm_block_cache_stats st;
-    lsm_block_cache_stats(cache, &st);
-    assert_true(st.hits > 0 && st.misses > 0 && st.bytes <= 1 << 20);
-    lsm_table_close(t);
-    lsm_block_cache_destroy(cache);
 
     /* Without a cache, and with tiny blocks (many restarts, big index). */
     assert_int_equal(io_unlink(fx->path, NULL), ST_OK);
@@ -410,31 +425,23 @@ test_sstable_every_flipped_byte_is_caught(void **state)
     }
 }
 
+/* A table whose first data block is damaged reports it on every read
+ * (never remembered as checked or cached as good) and serves the rest. */
 static void
-test_sstable_flipped_data_byte_gives_corrupt_with_file_and_offset(void **state)
+check_flipped_block(const char *path, enum lsm_table_mode mode,
+                    const struct ref *ref, size_t n)
 {
-    struct fixture *fx = *state;
-    size_t n;
-    struct ref *ref = make_ref(5, &n);
-    n = 2000;
-    build_from_ref(fx->path, ref, n, 4096);
-    size_t len;
-    uint8_t *bytes = tu_read_file(fx->path, &len);
-    bytes[100] ^= 1; /* inside the first data block */
-    assert_int_equal(io_unlink(fx->path, NULL), ST_OK);
-    tu_write_file(fx->path, bytes, len);
-    free(bytes);
-
     struct lsm_block_cache *cache = lsm_block_cache_create(1 << 20);
     struct lsm_table *t;
     struct st_error err;
-    assert_int_equal(lsm_table_open(fx->path, 7, cache, &t, NULL), ST_OK);
+    assert_int_equal(lsm_table_open_mode(path, 7, cache, mode, &t, NULL),
+                     ST_OK);
     enum lsm_value_type type;
     struct st_buf val = {0};
     for (int round = 0; round < 2; round++) { /* never cached as good */
         assert_int_equal(lsm_table_get(t, ref_key(&ref[0]), &type, &val, &err),
                          ST_CORRUPT);
-        tu_assert_contains(err.msg, fx->path);
+        tu_assert_contains(err.msg, path);
         tu_assert_contains(err.msg, "offset 0");
         tu_assert_contains(err.msg, "checksum");
     }
@@ -454,6 +461,26 @@ test_sstable_flipped_data_byte_gives_corrupt_with_file_and_offset(void **state)
     st_buf_free(&val);
     lsm_table_close(t);
     lsm_block_cache_destroy(cache);
+}
+
+static void
+test_sstable_flipped_data_byte_gives_corrupt_with_file_and_offset(void **state)
+{
+    struct fixture *fx = *state;
+    size_t n;
+    struct ref *ref = make_ref(5, &n);
+    n = 2000;
+    build_from_ref(fx->path, ref, n, 4096);
+    size_t len;
+    uint8_t *bytes = tu_read_file(fx->path, &len);
+    bytes[100] ^= 1; /* inside the first data block */
+    assert_int_equal(io_unlink(fx->path, NULL), ST_OK);
+    tu_write_file(fx->path, bytes, len);
+    free(bytes);
+
+    const enum lsm_table_mode modes[] = {LSM_TABLE_MAPPED, LSM_TABLE_PREAD};
+    for (size_t m = 0; m < 2; m++)
+        check_flipped_block(fx->path, modes[m], ref, n);
     free(ref);
 }
 
@@ -488,7 +515,11 @@ test_sstable_read_faults_give_io_errors(void **state)
     io_fault_arm(IO_OP_READ, 3, EIO, 0); /* the filter, after index/props */
     assert_int_equal(lsm_table_open(fx->path, 7, NULL, &t, &err), ST_IO);
 
-    assert_int_equal(lsm_table_open(fx->path, 7, NULL, &t, NULL), ST_OK);
+    /* Data blocks through pread (a mapped table reads them in place,
+     * where util/io.c cannot fail them). */
+    assert_int_equal(
+        lsm_table_open_mode(fx->path, 7, NULL, LSM_TABLE_PREAD, &t, NULL),
+        ST_OK);
     enum lsm_value_type type;
     struct st_buf val = {0};
     io_fault_arm(IO_OP_READ, 1, EIO, 0);
