@@ -22,6 +22,7 @@ static const char *const names[WL_COUNT_] = {
     [WL_READSEQ] = "readseq",
     [WL_DELETERANDOM] = "deleterandom",
     [WL_FILLRANDOM_SYNC] = "fillrandom-sync",
+    [WL_COMPACT] = "compact",
 };
 
 /* Progress goes to stderr at most this often (a terminal) or ten times
@@ -341,6 +342,24 @@ run_scan(struct engine *e, struct bench_keys *k, struct workload_result *res,
     return s;
 }
 
+/* One timed call of the engine's compact(): what reclaiming the dead
+ * records costs, while the disk figure after it shows what it reclaimed. */
+static st_status
+run_compact(struct engine *e, struct workload_result *res,
+            struct st_error *err)
+{
+    if (e->ops->compact == NULL) {
+        res->skipped = true;
+        res->note = "skipped: the engine has nothing to compact";
+        return ST_OK;
+    }
+    uint64_t start = bench_now_ns();
+    st_status s = e->ops->compact(e, err);
+    histogram_add(&res->hist, bench_now_ns() - start);
+    res->ops = 1;
+    return s;
+}
+
 st_status
 workload_run(enum workload_id id, struct engine *e, struct bench_keys *k,
              struct workload_result *res, struct st_error *err)
@@ -349,7 +368,8 @@ workload_run(enum workload_id id, struct engine *e, struct bench_keys *k,
     histogram_init(&res->hist);
     k->last_progress_ns = bench_now_ns();
     k->progress_tty = isatty(STDERR_FILENO);
-    if (id != WL_FILLSEQ && id != WL_READSEQ && id != WL_FILLRANDOM_SYNC)
+    if (id == WL_FILLRANDOM || id == WL_OVERWRITE || id == WL_READRANDOM ||
+        id == WL_READMISSING || id == WL_DELETERANDOM)
         shuffle(k);
 
     uint64_t start = bench_now_ns();
@@ -372,6 +392,9 @@ workload_run(enum workload_id id, struct engine *e, struct bench_keys *k,
         break;
     case WL_DELETERANDOM:
         s = run_deletes(e, k, res, err);
+        break;
+    case WL_COMPACT:
+        s = run_compact(e, res, err);
         break;
     case WL_COUNT_:
         return st_error_set(err, ST_INVALID, 0, "no such workload");

@@ -30,6 +30,7 @@ enum workload_id {
     WL_READSEQ,         /* scan everything in key order (sorted engines) */
     WL_DELETERANDOM,    /* delete every key once, in a random permutation */
     WL_FILLRANDOM_SYNC, /* set sync_num random keys, each one durable */
+    WL_COMPACT,         /* the engine's merge or compaction, run now */
     WL_COUNT_
 };
 
@@ -84,7 +85,7 @@ struct workload_result {
 /* Runs workload 'id' on 'e' and fills 'res' (caller's storage). Any status
  * other than ST_OK or ST_NOT_FOUND from the engine stops the workload and
  * is returned with 'err' filled. readseq on an unsorted engine is not run
- * (res->skipped). fillrandom-sync does not change the engine's sync
+ * (res->skipped), nor is compact on an engine without one. fillrandom-sync does not change the engine's sync
  * setting: the caller opens the engine with ENGINE_SYNC_ALWAYS first. */
 st_status workload_run(enum workload_id id, struct engine *e,
                        struct bench_keys *k, struct workload_result *res,

@@ -80,6 +80,27 @@ def check_tsv(bench, backends):
                              - seen))
 
 
+def check_compact(bench):
+    """compact (not a default workload) runs where the engine has one,
+    is skipped where not, and never leaves more on disk than before."""
+    r = run(bench, "--engines", "memory,file,lsm", "--num", "3000",
+            "--workloads", "fillrandom,overwrite,compact", "--format", "tsv")
+    ok("compact run exits 0", r.returncode == 0, r.stderr.decode())
+    rows = {tuple(l.split("\t")[:2]): l.split("\t")
+            for l in r.stdout.decode().splitlines()}
+    ok("memory has nothing to compact",
+       rows.get(("memory", "compact"), [])[2:] == ["-", "-", "-"], rows)
+    for engine in ("file", "lsm"):
+        after = rows.get((engine, "compact"))
+        before = rows.get((engine, "overwrite"))
+        if not ok("%s compact ran" % engine,
+                  after is not None and before is not None and
+                  is_number(after[3]) and after[4].isdigit(), rows):
+            continue
+        ok("%s compact leaves no more on disk" % engine,
+           int(after[4]) <= int(before[4]), "%s -> %s" % (before, after))
+
+
 def check_table(bench):
     r = run(bench, "--engines", "memory", "--num", "500",
             "--workloads", "fillrandom,readrandom,readseq")
@@ -118,6 +139,7 @@ def main():
     print("# backends: %s" % ", ".join(sorted(backends)))
     check_tsv(bench, backends)
     check_table(bench)
+    check_compact(bench)
     check_usage(bench)
     return 1 if failed else 0
 
