@@ -126,7 +126,7 @@ has "$main" "    --data-dir %S/strata --socket %t/strata/stratad.sock \\"
 has "$inst" "    --data-dir %S/strata/%i --socket %t/strata/%i.sock \\"
 has "$main" "    --socket-group www-data"
 # shellcheck disable=SC2016 # $MAINPID is systemd's
-for line in Type=notify 'ExecReload=/bin/kill -HUP $MAINPID' \
+for line in Type=notify 'ExecReload=/bin/sh -c "kill -HUP $MAINPID"' \
     User=strata Group=strata SupplementaryGroups=www-data \
     StateDirectory=strata RuntimeDirectory=strata RuntimeDirectoryMode=0755 \
     RuntimeDirectoryPreserve=yes ProtectSystem=strict ProtectHome=yes \
