@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "util/io.h"
+
 static void
 die(const char *what)
 {
@@ -53,6 +55,29 @@ tu_tmpdir_remove(char *path)
         return;
     nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(path);
+}
+
+struct tu_dir_fixture *
+tu_dir_fixture_new(const char *file)
+{
+    struct tu_dir_fixture *fx = calloc(1, sizeof *fx);
+    if (fx == NULL)
+        die("calloc");
+    fx->dir = tu_tmpdir_create();
+    fx->path = file != NULL ? tu_path_join(fx->dir, file) : NULL;
+    io_fault_reset();
+    return fx;
+}
+
+void
+tu_dir_fixture_free(struct tu_dir_fixture *fx)
+{
+    if (fx == NULL)
+        return;
+    io_fault_reset();
+    free(fx->path);
+    tu_tmpdir_remove(fx->dir);
+    free(fx);
 }
 
 char *

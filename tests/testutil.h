@@ -19,6 +19,19 @@ char *tu_tmpdir_create(void);
 /* Removes the directory and everything below it, then frees 'path'. */
 void tu_tmpdir_remove(char *path);
 
+/* The state of a test that works on files: a fresh temporary directory
+ * and, when a file name was given, the path of that file in it (not
+ * created). tu_dir_fixture_new() also resets util/io.c's fault injection,
+ * and tu_dir_fixture_free() resets it again, removes the directory with
+ * everything in it and frees the fixture, so no fault or file outlives
+ * its test. Aborts the test program on failure. */
+struct tu_dir_fixture {
+    char *dir;
+    char *path; /* dir/<file>, or NULL */
+};
+struct tu_dir_fixture *tu_dir_fixture_new(const char *file);
+void tu_dir_fixture_free(struct tu_dir_fixture *fx);
+
 /* Joins 'dir' and 'name' into a new string the caller frees. */
 char *tu_path_join(const char *dir, const char *name);
 

@@ -69,18 +69,7 @@ MIB = 1024 * 1024
 RSS_GROWTH_FRACTION = 0.10
 RSS_GROWTH_BYTES = 16 * MIB
 
-failed = 0
-
-
-def ok(name, cond, detail=""):
-    global failed
-    if cond:
-        print("ok - %s" % name)
-    else:
-        failed += 1
-        print("not ok - %s: %s" % (name, detail))
-    sys.stdout.flush()
-    return cond
+ok = harness.ok
 
 
 def sanitized(stratad):
@@ -315,7 +304,7 @@ def main(argv):
         for engine in args.engines:
             rows.append(soak(args, engine))
         print_summary(args, rows)
-        return failed
+        return harness.CHECKS.failed
 
     try:
         harness.main_guard(run)

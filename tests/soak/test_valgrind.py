@@ -53,18 +53,7 @@ MAX_VALUE = 4096
 SUPP = os.path.join(SRCDIR, "tests", "soak", "valgrind.supp")
 KEYS = 120
 
-failed = 0
-
-
-def ok(name, cond, detail=""):
-    global failed
-    if cond:
-        print("ok - %s" % name)
-    else:
-        failed += 1
-        print("not ok - %s: %s" % (name, detail))
-    sys.stdout.flush()
-    return cond
+ok = harness.ok
 
 
 class Valgrind(harness.Strata):
@@ -306,7 +295,7 @@ def main():
     def run():
         for engine in engines:
             run_engine(valgrind, engine)
-        return failed
+        return harness.CHECKS.failed
 
     harness.main_guard(run)
     return 0  # not reached

@@ -42,35 +42,23 @@ record(void *ctx, const char *key, const char *value, unsigned line, char *why,
     return true;
 }
 
-struct fixture {
-    char *dir;
-    char *path;
-};
-
 static int
 setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof *fx);
-    assert_non_null(fx);
-    fx->dir = tu_tmpdir_create();
-    fx->path = tu_path_join(fx->dir, "test.conf");
-    *state = fx;
+    *state = tu_dir_fixture_new("test.conf");
     return 0;
 }
 
 static int
 teardown(void **state)
 {
-    struct fixture *fx = *state;
-    free(fx->path);
-    tu_tmpdir_remove(fx->dir);
-    free(fx);
+    tu_dir_fixture_free(*state);
     return 0;
 }
 
 /* Writes 'len' bytes of 'text' as the file and reads it. */
 static bool
-read_bytes(struct fixture *fx, const char *text, size_t len, struct seen *s,
+read_bytes(struct tu_dir_fixture *fx, const char *text, size_t len, struct seen *s,
            struct config_file_error *err)
 {
     tu_write_file(fx->path, (const uint8_t *)text, len);
@@ -79,7 +67,7 @@ read_bytes(struct fixture *fx, const char *text, size_t len, struct seen *s,
 }
 
 static bool
-read_text(struct fixture *fx, const char *text, struct seen *s,
+read_text(struct tu_dir_fixture *fx, const char *text, struct seen *s,
           struct config_file_error *err)
 {
     return read_bytes(fx, text, strlen(text), s, err);
@@ -88,7 +76,7 @@ read_text(struct fixture *fx, const char *text, struct seen *s,
 static void
 test_config_file_reads_settings_in_order(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     struct seen s = {0};
     struct config_file_error err;
     assert_true(read_text(fx,
@@ -110,7 +98,7 @@ test_config_file_reads_settings_in_order(void **state)
 static void
 test_config_file_value_keeps_equals_and_hash(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     struct seen s = {0};
     struct config_file_error err;
     assert_true(read_text(fx,
@@ -126,7 +114,7 @@ test_config_file_value_keeps_equals_and_hash(void **state)
 static void
 test_config_file_takes_crlf_and_no_final_newline(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     struct seen s = {0};
     struct config_file_error err;
     assert_true(read_text(fx, "a = 1\r\n# c\r\n\r\nb = 2\r\nc = 3", &s, &err));
@@ -140,7 +128,7 @@ test_config_file_takes_crlf_and_no_final_newline(void **state)
 static void
 test_config_file_empty_file_calls_nothing(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     struct seen s = {0};
     struct config_file_error err;
     assert_true(read_text(fx, "", &s, &err));
@@ -154,7 +142,7 @@ test_config_file_empty_file_calls_nothing(void **state)
 static void
 test_config_file_syntax_errors_name_the_line(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     static const struct {
         const char *line, *msg;
     } cases[] = {
@@ -182,7 +170,7 @@ test_config_file_syntax_errors_name_the_line(void **state)
 static void
 test_config_file_line_length_limit(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     size_t cap = CONFIG_FILE_LINE_MAX + 64;
     char *text = malloc(cap);
     assert_non_null(text);
@@ -223,7 +211,7 @@ test_config_file_line_length_limit(void **state)
 static void
 test_config_file_refuses_nul_bytes(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     static const char text[] = "a = 1\nb = x\0y\n";
     struct seen s = {0};
     struct config_file_error err;
@@ -235,7 +223,7 @@ test_config_file_refuses_nul_bytes(void **state)
 static void
 test_config_file_callback_refusal_stops_with_its_reason(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     struct seen s = {.refuse_line = 3};
     struct config_file_error err;
     assert_false(read_text(fx, "a = 1\n\nb = 2\nc = 3\n", &s, &err));
@@ -247,7 +235,7 @@ test_config_file_callback_refusal_stops_with_its_reason(void **state)
 static void
 test_config_file_unreadable_file_is_line_0(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     struct seen s = {0};
     struct config_file_error err = {0};
     char *missing = tu_path_join(fx->dir, "missing.conf");

@@ -21,29 +21,17 @@
 #include "testutil.h"
 #include "util/io.h"
 
-struct fixture {
-    char *dir;
-};
-
 static int
 setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof *fx);
-    if (fx == NULL)
-        return -1;
-    fx->dir = tu_tmpdir_create();
-    io_fault_reset();
-    *state = fx;
+    *state = tu_dir_fixture_new(NULL);
     return 0;
 }
 
 static int
 teardown(void **state)
 {
-    struct fixture *fx = *state;
-    io_fault_reset();
-    tu_tmpdir_remove(fx->dir);
-    free(fx);
+    tu_dir_fixture_free(*state);
     return 0;
 }
 
@@ -69,7 +57,7 @@ exists(const char *path)
 static void
 test_io_write_all_then_pread_round_trips(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     enum { LEN = 100000 };
     static uint8_t data[LEN], back[LEN];
     struct tu_rng rng;
@@ -108,7 +96,7 @@ test_io_write_all_then_pread_round_trips(void **state)
 static void
 test_io_pread_is_short_only_at_eof(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     uint8_t data[100], back[64];
     for (int i = 0; i < 100; i++)
         data[i] = (uint8_t)(i + 1);
@@ -137,7 +125,7 @@ test_io_pread_is_short_only_at_eof(void **state)
 static void
 test_io_file_size_follows_writes_and_ftruncate(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     char *path;
     int fd = open_new(fx->dir, "trunc", &path);
     uint64_t size = 999;
@@ -175,7 +163,7 @@ test_io_file_size_follows_writes_and_ftruncate(void **state)
 static void
 test_io_rename_replaces_target(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     char *a = tu_path_join(fx->dir, "a.tmp");
     char *b = tu_path_join(fx->dir, "b");
     tu_write_file(a, (const uint8_t *)"new", 3);
@@ -204,7 +192,7 @@ test_io_rename_replaces_target(void **state)
 static void
 test_io_unlink_removes_and_missing_file_is_ok(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     char *path = tu_path_join(fx->dir, "gone");
     tu_write_file(path, (const uint8_t *)"x", 1);
 
@@ -228,7 +216,7 @@ test_io_unlink_removes_and_missing_file_is_ok(void **state)
 static void
 test_io_open_missing_file_names_path_and_reason(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     char *path = tu_path_join(fx->dir, "missing/000003.log");
     struct st_error err;
     int fd = -7;
@@ -251,7 +239,7 @@ test_io_close_negative_fd_is_noop(void **state)
 static void
 test_io_mkdir_p_creates_nested_dirs(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     char *deep = tu_path_join(fx->dir, "a/b/c/d");
     assert_int_equal(io_mkdir_p(deep, NULL), ST_OK);
     struct stat st;
@@ -273,7 +261,7 @@ test_io_mkdir_p_creates_nested_dirs(void **state)
 static void
 test_io_mkdir_p_fails_on_file_in_the_way(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     char *file = tu_path_join(fx->dir, "plain");
     tu_write_file(file, (const uint8_t *)"x", 1);
     struct st_error err;
@@ -325,7 +313,7 @@ make_files(const char *dir, int n)
 static void
 test_io_list_dir_sees_every_created_entry(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     make_files(fx->dir, 8);
     char *sub = tu_path_join(fx->dir, "subdir");
     assert_int_equal(mkdir(sub, 0750), 0);
@@ -342,7 +330,7 @@ test_io_list_dir_sees_every_created_entry(void **state)
 static void
 test_io_list_dir_stops_when_callback_fails(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     make_files(fx->dir, 8);
     struct listing l = {.stop_at = 3};
     assert_int_equal(io_list_dir(fx->dir, collect, &l, NULL), ST_CORRUPT);
@@ -352,7 +340,7 @@ test_io_list_dir_stops_when_callback_fails(void **state)
 static void
 test_io_list_dir_missing_dir_names_it(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     char *missing = tu_path_join(fx->dir, "nope");
     struct listing l = {0};
     struct st_error err;
@@ -366,7 +354,7 @@ test_io_list_dir_missing_dir_names_it(void **state)
 static void
 test_io_fsync_dir_on_real_and_missing_dir(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     assert_int_equal(io_fsync_dir(fx->dir, NULL), ST_OK);
 
     char *missing = tu_path_join(fx->dir, "nope");
@@ -383,7 +371,7 @@ test_io_fsync_dir_on_real_and_missing_dir(void **state)
 static void
 test_io_lock_dir_second_lock_is_busy_until_first_closed(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     int first = -1, second = -1;
     assert_int_equal(io_lock_dir(fx->dir, &first, NULL), ST_OK);
     assert_true(first >= 0);
@@ -407,7 +395,7 @@ test_io_lock_dir_second_lock_is_busy_until_first_closed(void **state)
 static void
 test_io_lock_dir_missing_dir_is_io_error(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     char *missing = tu_path_join(fx->dir, "nope");
     int fd = -1;
     struct st_error err;
@@ -420,7 +408,7 @@ test_io_lock_dir_missing_dir_is_io_error(void **state)
 static void
 test_io_fault_fails_exactly_the_nth_write(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     char *path;
     int fd = open_new(fx->dir, "faulty", &path);
     struct st_error err;
@@ -452,7 +440,7 @@ test_io_fault_fails_exactly_the_nth_write(void **state)
 static void
 test_io_sticky_fault_fails_until_reset(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     char *path;
     int fd = open_new(fx->dir, "sticky", &path);
     struct st_error err;
@@ -477,7 +465,7 @@ test_io_sticky_fault_fails_until_reset(void **state)
 static void
 test_io_fault_arm_zero_disarms(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     char *path;
     int fd = open_new(fx->dir, "disarm", &path);
     io_fault_arm(IO_OP_WRITE, 1, EIO, 1);
@@ -492,7 +480,7 @@ test_io_fault_arm_zero_disarms(void **state)
 static void
 test_io_fault_applies_to_every_operation(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     char *path;
     int fd = open_new(fx->dir, "ops", &path);
     char *other = tu_path_join(fx->dir, "other");
@@ -549,7 +537,7 @@ test_io_fault_applies_to_every_operation(void **state)
 static void
 test_io_op_count_counts_calls(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     char *path;
     uint64_t opens = io_op_count(IO_OP_OPEN);
     int fd = open_new(fx->dir, "count", &path);
@@ -576,7 +564,7 @@ test_io_op_count_counts_calls(void **state)
 static void
 test_io_dir_disk_bytes_grows_after_writing(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     uint64_t before = io_dir_disk_bytes(fx->dir);
 
     enum { LEN = 256 * 1024 };

@@ -21,32 +21,19 @@
 #include "testutil.h"
 #include "util/io.h"
 
-struct fixture {
-    char *dir;
-    char *path; /* dir/f */
-};
-
 static int
 setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof *fx);
-    if (fx == NULL)
-        return -1;
-    fx->dir = tu_tmpdir_create();
-    fx->path = tu_path_join(fx->dir, "f");
+    *state = tu_dir_fixture_new("f");
     io_crash_enable();
-    *state = fx;
     return 0;
 }
 
 static int
 teardown(void **state)
 {
-    struct fixture *fx = *state;
     io_crash_disable();
-    free(fx->path);
-    tu_tmpdir_remove(fx->dir);
-    free(fx);
+    tu_dir_fixture_free(*state);
     return 0;
 }
 
@@ -105,7 +92,7 @@ assert_file(const char *path, const char *s)
 
 /* A durable file "synced" plus an unsynced "+tail". */
 static void
-synced_then_tail(struct fixture *fx)
+synced_then_tail(struct tu_dir_fixture *fx)
 {
     int fd = create(fx->path);
     sync_dir(fx->dir);
@@ -118,7 +105,7 @@ synced_then_tail(struct fixture *fx)
 static void
 test_io_crash_drop_cuts_back_to_the_last_fsync(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     synced_then_tail(fx);
     simulate(1, IO_CRASH_DROP);
     assert_file(fx->path, "synced");
@@ -127,7 +114,7 @@ test_io_crash_drop_cuts_back_to_the_last_fsync(void **state)
 static void
 test_io_crash_keep_keeps_everything(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     synced_then_tail(fx);
     simulate(1, IO_CRASH_KEEP);
     assert_file(fx->path, "synced+tail-that-was-never-synced");
@@ -136,7 +123,7 @@ test_io_crash_keep_keeps_everything(void **state)
 static void
 test_io_crash_torn_keeps_a_prefix_of_the_tail(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     const char *all = "synced+tail-that-was-never-synced";
     bool shorter = false;
     for (uint64_t seed = 1; seed <= 20; seed++) {
@@ -155,7 +142,7 @@ test_io_crash_torn_keeps_a_prefix_of_the_tail(void **state)
 static void
 test_io_crash_garble_keeps_size_and_synced_bytes(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     const char *all = "synced+tail-that-was-never-synced";
     bool changed = false;
     for (uint64_t seed = 1; seed <= 20; seed++) {
@@ -174,7 +161,7 @@ test_io_crash_garble_keeps_size_and_synced_bytes(void **state)
 static void
 test_io_crash_fsync_makes_bytes_durable_across_reopen(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     synced_then_tail(fx);
     /* The model follows the path, not the fd: a later fd's fsync makes
      * the earlier fd's bytes durable, as on a real disk. */
@@ -189,7 +176,7 @@ test_io_crash_fsync_makes_bytes_durable_across_reopen(void **state)
 static void
 test_io_crash_create_without_dir_fsync_disappears(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     int fd = create(fx->path);
     put(fd, fx->path, "data");
     sync_fd(fd, fx->path); /* the bytes, not the name */
@@ -201,7 +188,7 @@ test_io_crash_create_without_dir_fsync_disappears(void **state)
 static void
 test_io_crash_create_with_dir_fsync_stays_empty_without_data_fsync(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     int fd = create(fx->path);
     sync_dir(fx->dir);
     put(fd, fx->path, "data");
@@ -213,7 +200,7 @@ test_io_crash_create_with_dir_fsync_stays_empty_without_data_fsync(void **state)
 static void
 test_io_crash_unlink_without_dir_fsync_comes_back(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     synced_then_tail(fx);
     assert_int_equal(io_unlink(fx->path, NULL), ST_OK);
     assert_false(exists(fx->path));
@@ -225,7 +212,7 @@ test_io_crash_unlink_without_dir_fsync_comes_back(void **state)
 static void
 test_io_crash_unlink_with_dir_fsync_stays_gone(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     synced_then_tail(fx);
     assert_int_equal(io_unlink(fx->path, NULL), ST_OK);
     sync_dir(fx->dir);
@@ -236,7 +223,7 @@ test_io_crash_unlink_with_dir_fsync_stays_gone(void **state)
 static void
 test_io_crash_rename_without_dir_fsync_is_reverted(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     char *tmp = tu_path_join(fx->dir, "f.tmp");
     /* An old durable "f", replaced by "f.tmp" through a rename. */
     int fd = create(fx->path);
@@ -260,7 +247,7 @@ test_io_crash_rename_without_dir_fsync_is_reverted(void **state)
 static void
 test_io_crash_rename_with_dir_fsync_stays(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     char *tmp = tu_path_join(fx->dir, "f.tmp");
     int fd = create(tmp);
     put(fd, tmp, "new");
@@ -277,7 +264,7 @@ test_io_crash_rename_with_dir_fsync_stays(void **state)
 static void
 test_io_crash_torn_dir_keeps_a_prefix_of_changes(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     /* a, b, c created in that order: a power loss keeps a prefix, so
      * "c without b" or "b without a" never appears. */
     char *p[3] = {tu_path_join(fx->dir, "a"), tu_path_join(fx->dir, "b"),
@@ -305,7 +292,7 @@ test_io_crash_torn_dir_keeps_a_prefix_of_changes(void **state)
 static void
 test_io_crash_garble_dir_reorders_unrelated_changes_only(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     char *a = tu_path_join(fx->dir, "a"), *x = tu_path_join(fx->dir, "x"),
          *y = tu_path_join(fx->dir, "y");
     bool reordered = false;
@@ -334,7 +321,7 @@ test_io_crash_garble_dir_reorders_unrelated_changes_only(void **state)
 static void
 test_io_crash_truncate_of_synced_bytes_is_undone_by_drop(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     int fd = create(fx->path);
     sync_dir(fx->dir);
     put(fd, fx->path, "0123456789");
@@ -350,7 +337,7 @@ test_io_crash_truncate_of_synced_bytes_is_undone_by_drop(void **state)
 static void
 test_io_crash_o_trunc_of_synced_file_is_undone_by_drop(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     synced_then_tail(fx);
     int fd = create(fx->path); /* O_TRUNC */
     put(fd, fx->path, "x");
@@ -362,7 +349,7 @@ test_io_crash_o_trunc_of_synced_file_is_undone_by_drop(void **state)
 static void
 test_io_crash_point_fails_that_call_and_every_later_one(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     int fd = create(fx->path);
     sync_dir(fx->dir);
     io_crash_arm(3);
@@ -394,7 +381,7 @@ test_io_crash_point_fails_that_call_and_every_later_one(void **state)
 static void
 test_io_crash_arm_counts_from_now(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     uint64_t before = io_crash_calls();
     int fd = create(fx->path);
     sync_fd(fd, fx->path);

@@ -27,30 +27,18 @@
 #include "util/io.h"
 #include "util/log.h"
 
-struct fixture {
-    char *dir;
-};
-
 static int
 setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof *fx);
-    if (fx == NULL)
-        return -1;
-    fx->dir = tu_tmpdir_create();
-    io_fault_reset();
+    *state = tu_dir_fixture_new(NULL);
     log_set_level(LOG_ERROR); /* torn-edit tests warn on purpose */
-    *state = fx;
     return 0;
 }
 
 static int
 teardown(void **state)
 {
-    struct fixture *fx = *state;
-    io_fault_reset();
-    tu_tmpdir_remove(fx->dir);
-    free(fx);
+    tu_dir_fixture_free(*state);
     return 0;
 }
 
@@ -164,7 +152,7 @@ edit_of(struct lsm_table_meta *add, size_t add_count, struct removal *rm,
 static void
 test_manifest_doc_example_byte_for_byte(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     static const uint8_t want[] = {
         0x53, 0x54, 0x4d, 0x46, 0x01, 0x00, 0x00, 0x00,       /* "STMF" v1 */
         0x09, 0x43, 0x65, 0x90, 0x06, 0x00, 0x00, 0x00, 0x02, /* frame */
@@ -247,7 +235,7 @@ apply_three_edits(struct lsm_manifest *m, struct lsm_table_meta want[3])
 static void
 test_manifest_edits_survive_reopen_as_snapshot(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     struct lsm_manifest_state st;
     struct lsm_manifest *m = open_ok(fx->dir, &st);
     lsm_manifest_state_free(&st);
@@ -281,7 +269,7 @@ test_manifest_edits_survive_reopen_as_snapshot(void **state)
 static void
 test_manifest_apply_rejects_invalid_edits(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     struct lsm_manifest_state st;
     struct lsm_manifest *m = open_ok(fx->dir, &st);
     struct lsm_table_meta t = table(0, 4, "a", 1, "b", 1);
@@ -367,7 +355,7 @@ three_edit_manifest(const char *parent, size_t *len, size_t *second,
 static void
 test_manifest_torn_last_edit_is_ignored(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     size_t len, second, last;
     uint8_t *bytes = three_edit_manifest(fx->dir, &len, &second, &last);
     for (size_t cut = last; cut < len; cut++) {
@@ -391,7 +379,7 @@ test_manifest_torn_last_edit_is_ignored(void **state)
 static void
 test_manifest_corrupt_middle_edit_is_reported(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     size_t len, second, last;
     uint8_t *bytes = three_edit_manifest(fx->dir, &len, &second, &last);
     bytes[second + 12] ^= 0x01;
@@ -424,7 +412,7 @@ test_manifest_corrupt_middle_edit_is_reported(void **state)
 static void
 test_manifest_bad_edit_contents_are_corrupt(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     size_t len, second, last;
     uint8_t *bytes = three_edit_manifest(fx->dir, &len, &second, &last);
     static const uint8_t bad[][4] = {{0x09, 0x01}, {0x05, 0x00, 0x63}};
@@ -454,7 +442,7 @@ test_manifest_bad_edit_contents_are_corrupt(void **state)
 static void
 test_manifest_rename_fault_keeps_old_manifest(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     struct lsm_manifest_state st;
     struct lsm_manifest *m = open_ok(fx->dir, &st);
     lsm_manifest_state_free(&st);
@@ -494,7 +482,7 @@ test_manifest_rename_fault_keeps_old_manifest(void **state)
 static void
 test_manifest_write_and_fsync_faults_make_it_readonly(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     for (int op = 0; op < 2; op++) {
         struct lsm_manifest_state st;
         struct lsm_manifest *m = open_ok(fx->dir, &st);
@@ -525,7 +513,7 @@ test_manifest_write_and_fsync_faults_make_it_readonly(void **state)
 static void
 test_manifest_current_missing_or_bad(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     struct lsm_manifest_state st;
     struct lsm_manifest *m = open_ok(fx->dir, &st);
     lsm_manifest_close(m);
@@ -565,7 +553,7 @@ test_manifest_current_missing_or_bad(void **state)
 static void
 test_manifest_roll_past_size_limit_keeps_state(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     enum { KEY = 16 << 10 };
     char *key = malloc(KEY);
     assert_non_null(key);
@@ -620,7 +608,7 @@ seconds_since(const struct timespec *t0)
 static void
 test_manifest_many_edits_replay_quickly(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     enum { EDITS = 2000 };
     struct lsm_manifest_state st;
     struct lsm_manifest *m = open_ok(fx->dir, &st);

@@ -23,32 +23,17 @@
 #include "testutil.h"
 #include "util/io.h"
 
-struct fixture {
-    char *dir;
-    char *path;
-};
-
 static int
 setup(void **state)
 {
-    struct fixture *fx = calloc(1, sizeof *fx);
-    if (fx == NULL)
-        return -1;
-    fx->dir = tu_tmpdir_create();
-    fx->path = tu_path_join(fx->dir, "000007.sst");
-    io_fault_reset();
-    *state = fx;
+    *state = tu_dir_fixture_new("000007.sst");
     return 0;
 }
 
 static int
 teardown(void **state)
 {
-    struct fixture *fx = *state;
-    io_fault_reset();
-    free(fx->path);
-    tu_tmpdir_remove(fx->dir);
-    free(fx);
+    tu_dir_fixture_free(*state);
     return 0;
 }
 
@@ -109,7 +94,7 @@ build_doc_example(const char *path)
 static void
 test_sstable_doc_example_is_byte_exact(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     build_doc_example(fx->path);
     size_t len;
     uint8_t *bytes = tu_read_file(fx->path, &len);
@@ -121,7 +106,7 @@ test_sstable_doc_example_is_byte_exact(void **state)
 static void
 test_sstable_doc_example_reads_back(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     tu_write_file(fx->path, doc_example, sizeof doc_example);
     struct lsm_table *t;
     assert_int_equal(lsm_table_open(fx->path, 7, NULL, &t, NULL), ST_OK);
@@ -294,7 +279,7 @@ check_scan_and_seeks(struct lsm_table *t, const struct ref *ref, size_t n,
 static void
 test_sstable_many_entries_read_back_like_reference(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     uint64_t seed = tu_seed("sstable big", 11);
     size_t n;
     struct ref *ref = make_ref(seed, &n);
@@ -341,7 +326,7 @@ test_sstable_many_entries_read_back_like_reference(void **state)
 static void
 test_sstable_empty_table_has_nothing(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     build_from_ref(fx->path, NULL, 0, 4096);
     struct lsm_table *t;
     assert_int_equal(lsm_table_open(fx->path, 7, NULL, &t, NULL), ST_OK);
@@ -365,7 +350,7 @@ test_sstable_empty_table_has_nothing(void **state)
 static void
 test_sstable_builder_refuses_out_of_order_entries(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     struct lsm_table_options opt;
     lsm_table_options_default(&opt);
     struct lsm_table_builder *b;
@@ -399,7 +384,7 @@ test_sstable_builder_refuses_out_of_order_entries(void **state)
 static void
 test_sstable_every_flipped_byte_is_caught(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     uint8_t copy[sizeof doc_example];
     for (size_t off = 0; off < sizeof doc_example; off++) {
         memcpy(copy, doc_example, sizeof copy);
@@ -466,7 +451,7 @@ check_flipped_block(const char *path, enum lsm_table_mode mode,
 static void
 test_sstable_flipped_data_byte_gives_corrupt_with_file_and_offset(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     size_t n;
     struct ref *ref = make_ref(5, &n);
     n = 2000;
@@ -487,7 +472,7 @@ test_sstable_flipped_data_byte_gives_corrupt_with_file_and_offset(void **state)
 static void
 test_sstable_cut_file_fails_open_with_corrupt(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     for (size_t cut = 0; cut < sizeof doc_example; cut++) {
         assert_int_equal(io_unlink(fx->path, NULL), ST_OK);
         tu_write_file(fx->path, doc_example, cut);
@@ -505,7 +490,7 @@ test_sstable_cut_file_fails_open_with_corrupt(void **state)
 static void
 test_sstable_read_faults_give_io_errors(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     build_doc_example(fx->path);
     struct lsm_table *t;
     struct st_error err;
@@ -544,7 +529,7 @@ test_sstable_read_faults_give_io_errors(void **state)
 static void
 test_sstable_write_and_fsync_faults_fail_the_build(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     size_t n;
     struct ref *ref = make_ref(3, &n);
     struct lsm_table_options opt;
@@ -629,7 +614,7 @@ reader_main(void *p)
 static void
 test_sstable_concurrent_gets_and_scans_agree(void **state)
 {
-    struct fixture *fx = *state;
+    struct tu_dir_fixture *fx = *state;
     size_t n;
     struct ref *ref = make_ref(9, &n);
     build_from_ref(fx->path, ref, n, 4096);
