@@ -12,6 +12,8 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "util/linear_probe.h"
+
 struct entry {
     uint32_t key_len;
     uint32_t val_len;
@@ -180,9 +182,7 @@ hashmap_get_mut(struct hashmap *map, st_slice key, uint8_t **val,
     return true;
 }
 
-/* Backward-shift deletion: pull later members of the probe run into the
- * hole, so every key stays reachable from its home slot without
- * tombstones (Knuth 6.4, Algorithm R). */
+/* Backward-shift deletion (util/linear_probe.h). */
 static void
 close_hole(struct hashmap *map, size_t hole)
 {
@@ -193,11 +193,7 @@ close_hole(struct hashmap *map, size_t hole)
         if (map->slots[j].e == NULL)
             break;
         size_t home = (size_t)map->slots[j].hash & mask;
-        /* Move j into the hole unless its home lies cyclically in
-         * (hole, j], where it is still reachable without the hole. */
-        bool reachable =
-            hole <= j ? (home > hole && home <= j) : (home > hole || home <= j);
-        if (!reachable) {
+        if (linear_probe_must_move(hole, j, home)) {
             map->slots[hole] = map->slots[j];
             hole = j;
         }

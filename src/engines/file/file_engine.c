@@ -232,10 +232,11 @@ static void
 index_delete_locked(struct file_engine *fe, st_slice key,
                     const struct file_loc *tombstone)
 {
-    struct file_loc old;
-    if (file_index_get(fe->index, key, &old))
-        file_engine_add_dead(fe, old.seg_id, file_loc_rec_len(&old, key.len));
-    hashmap_delete(fe->index, key);
+    const struct file_loc *old = file_index_find(fe->index, key);
+    if (old != NULL) {
+        file_engine_add_dead(fe, old->seg_id, file_loc_rec_len(old, key.len));
+        file_index_delete(fe->index, key);
+    }
     file_engine_add_dead(fe, tombstone->seg_id,
                          file_loc_rec_len(tombstone, key.len));
 }
@@ -382,39 +383,58 @@ take_value(struct st_buf *val, st_slice v, struct st_error *err)
     return ST_OK;
 }
 
+/* Reads the record 'loc' points at and copies its value into 'val'. The
+ * CRC proves the bytes are a record; the type, seq and key prove it is
+ * the record the index meant: never a wrong value. REQUIRES: lock (read),
+ * held until the value is copied, since it may borrow a segment's
+ * mapping, which a merge unmaps when it closes the segment. */
+static st_status
+read_loc(struct file_engine *fe, st_slice key, const struct file_loc *loc,
+         struct st_buf *val, struct st_error *err)
+{
+    struct file_seg_ref *ref = file_engine_find_seg(fe, loc->seg_id);
+    if (ref == NULL)
+        return st_error_set(err, ST_CORRUPT, 0,
+                            "file engine: index names missing segment %llu",
+                            (unsigned long long)loc->seg_id);
+    struct file_record rec;
+    st_status s = file_segment_read(
+        ref->seg, loc->off, file_loc_rec_len(loc, key.len), val, &rec, err);
+    if (s != ST_OK)
+        return s;
+    if (rec.type != FILE_REC_PUT || rec.seq != loc->seq ||
+        !st_slice_equal(rec.key, key))
+        return st_error_set(err, ST_CORRUPT, 0,
+                            "%s: record at offset %llu is not the one the "
+                            "index points at",
+                            file_segment_path(ref->seg),
+                            (unsigned long long)loc->off);
+    return take_value(val, rec.val, err);
+}
+
+/* The index is probed by hash alone, so the only cache misses are its
+ * slot and the record (file_index.h). A record that is not the key's is
+ * then either another key with the same 64-bit hash (probe on) or an
+ * index pointing at the wrong record (read again, to report it). */
 static st_status
 file_get(struct engine *e, st_slice key, struct st_buf *val,
          struct st_error *err)
 {
     struct file_engine *fe = from_base(e);
-    struct file_loc loc;
-    struct file_record rec;
+    struct file_index_probe p;
+    const struct file_loc *loc;
     st_status s = ST_NOT_FOUND;
     pthread_rwlock_rdlock(&fe->lock);
-    if (file_index_get(fe->index, key, &loc)) {
-        struct file_seg_ref *ref = file_engine_find_seg(fe, loc.seg_id);
-        /* The read stays under the read lock so a merge cannot close the
-         * segment between the lookup and the pread. */
-        s = ref == NULL ? st_error_set(err, ST_CORRUPT, 0,
-                                       "file engine: index names missing "
-                                       "segment %llu",
-                                       (unsigned long long)loc.seg_id)
-                        : file_segment_read(ref->seg, loc.off,
-                                            file_loc_rec_len(&loc, key.len),
-                                            val, &rec, err);
-        /* The CRC proved the bytes are a record; these prove it is the
-         * record the index meant. Never a wrong value. */
-        if (s == ST_OK && (rec.type != FILE_REC_PUT || rec.seq != loc.seq ||
-                           !st_slice_equal(rec.key, key)))
-            s = st_error_set(err, ST_CORRUPT, 0,
-                             "%s: record at offset %llu is not the one the "
-                             "index points at",
-                             file_segment_path(ref->seg),
-                             (unsigned long long)loc.off);
-        /* Still under the lock: the value may borrow the segment's
-         * mapping, which a merge unmaps when it closes the segment. */
+    file_index_probe_start(fe->index, key, &p);
+    while ((loc = file_index_probe_next(fe->index, &p)) != NULL) {
+        s = read_loc(fe, key, loc, val, NULL);
         if (s == ST_OK)
-            s = take_value(val, rec.val, err);
+            break;
+        if (file_index_probe_is_key(fe->index, &p, key)) {
+            s = read_loc(fe, key, loc, val, err);
+            break;
+        }
+        s = ST_NOT_FOUND;
     }
     pthread_rwlock_unlock(&fe->lock);
     return s;
@@ -432,7 +452,7 @@ file_stats(struct engine *e, engine_stat_fn fn, void *arg)
     struct file_engine *fe = from_base(e);
     uint64_t keys, live = 0, dead = 0, disk = 0, segs;
     pthread_rwlock_rdlock(&fe->lock);
-    keys = hashmap_count(fe->index);
+    keys = file_index_count(fe->index);
     segs = fe->nsegs;
     for (size_t i = 0; i < fe->nsegs; i++) {
         uint64_t size = file_segment_size(fe->segs[i].seg);
@@ -505,7 +525,7 @@ destroy(struct file_engine *fe)
     for (size_t i = 0; i < fe->nsegs; i++)
         file_segment_close(fe->segs[i].seg);
     free(fe->segs);
-    hashmap_destroy(fe->index);
+    file_index_destroy(fe->index);
     st_buf_free(&fe->enc);
     pthread_cond_destroy(&fe->bg_cond);
     pthread_mutex_destroy(&fe->bg_mu);
@@ -541,9 +561,9 @@ engine_create(const char *dir, const struct engine_options *opt)
     if (fe == NULL)
         return NULL;
     fe->dir = strdup(dir);
-    fe->index = hashmap_create();
+    fe->index = file_index_create();
     if (fe->dir == NULL || fe->index == NULL) {
-        hashmap_destroy(fe->index);
+        file_index_destroy(fe->index);
         free(fe->dir);
         free(fe);
         return NULL;

@@ -28,7 +28,6 @@
 #include "engines/periodic_sync.h"
 #include "engines/file/file_index.h"
 #include "engines/file/file_segment.h"
-#include "util/hashmap.h"
 
 struct file_seg_ref {
     struct file_segment *seg; /* owned */
@@ -50,7 +49,7 @@ struct file_engine {
     pthread_mutex_t write_mu;
     pthread_rwlock_t lock;
 
-    struct hashmap *index;       /* lock */
+    struct file_index *index;    /* lock */
     struct file_seg_ref *segs;   /* lock; sorted by id, the last is active */
     size_t nsegs, segs_cap;      /* lock */
     struct file_segment *active; /* lock; == segs[nsegs - 1].seg */

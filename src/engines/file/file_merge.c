@@ -149,17 +149,11 @@ swap_index_locked(struct merge *m)
         file_hint_decode(st_slice_make(m->hints.ptr + at, m->hints.len - at),
                          &e, &used);
         at += used;
-        uint8_t *p;
-        size_t len;
-        struct file_loc loc;
-        if (hashmap_get_mut(fe->index, e.key, &p, &len)) {
-            file_loc_decode(p, &loc);
-            if (loc.seq == e.seq) {
-                loc.seg_id = m->out_id;
-                loc.off = e.off;
-                file_loc_encode(p, &loc);
-                continue;
-            }
+        struct file_loc *loc = file_index_find(fe->index, e.key);
+        if (loc != NULL && loc->seq == e.seq) {
+            loc->seg_id = m->out_id;
+            loc->off = e.off;
+            continue;
         }
         file_engine_add_dead(fe, m->out_id,
                              file_record_len(e.key.len, e.val_len));

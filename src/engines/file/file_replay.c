@@ -119,21 +119,18 @@ static st_status
 apply(struct replay *r, st_slice key, const struct file_loc *loc)
 {
     struct file_engine *fe = r->fe;
-    uint8_t *p;
-    size_t len;
     if (loc->seq > r->max_seq)
         r->max_seq = loc->seq;
     fe->replayed++;
-    if (!hashmap_get_mut(fe->index, key, &p, &len)) {
-        uint8_t buf[FILE_LOC_LEN];
-        file_loc_encode(buf, loc);
-        return hashmap_put(fe->index, key, st_slice_make(buf, sizeof buf));
+    struct file_loc *old = file_index_find(fe->index, key);
+    if (old == NULL) {
+        bool had_old;
+        struct file_loc unused;
+        return file_index_put(fe->index, key, loc, &unused, &had_old);
     }
-    struct file_loc old;
-    file_loc_decode(p, &old);
-    if (loc->seq > old.seq) {
-        file_engine_add_dead(fe, old.seg_id, file_loc_rec_len(&old, key.len));
-        file_loc_encode(p, loc);
+    if (loc->seq > old->seq) {
+        file_engine_add_dead(fe, old->seg_id, file_loc_rec_len(old, key.len));
+        *old = *loc;
     } else {
         file_engine_add_dead(fe, loc->seg_id, file_loc_rec_len(loc, key.len));
     }
@@ -272,10 +269,9 @@ drop_tombstones(struct file_engine *fe, struct st_error *err)
 {
     struct st_buf keys = {0}; /* len:8 (native) | key, repeated */
     size_t pos = 0;
-    st_slice key, val;
-    while (hashmap_next(fe->index, &pos, &key, &val)) {
-        struct file_loc loc;
-        file_loc_decode(val.ptr, &loc);
+    st_slice key;
+    struct file_loc loc;
+    while (file_index_next(fe->index, &pos, &key, &loc)) {
         if (!loc.tombstone)
             continue;
         file_engine_add_dead(fe, loc.seg_id, file_loc_rec_len(&loc, key.len));
@@ -290,7 +286,7 @@ drop_tombstones(struct file_engine *fe, struct st_error *err)
         uint64_t n;
         memcpy(&n, keys.ptr + at, sizeof n);
         at += sizeof n;
-        hashmap_delete(fe->index, st_slice_make(keys.ptr + at, (size_t)n));
+        file_index_delete(fe->index, st_slice_make(keys.ptr + at, (size_t)n));
         at += (size_t)n;
     }
     st_buf_free(&keys);
@@ -320,7 +316,7 @@ replay_all(struct file_engine *fe, struct listing *l, struct st_error *err)
     }
     if (s == ST_OK && r.bytes_read >= FILE_REPLAY_PROGRESS_BYTES)
         log_info("file: replay done records=%llu keys=%zu",
-                 (unsigned long long)fe->replayed, hashmap_count(fe->index));
+                 (unsigned long long)fe->replayed, file_index_count(fe->index));
     return s;
 }
 
