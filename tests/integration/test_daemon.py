@@ -129,9 +129,9 @@ def check_config_takes_effect():
         r = set_value(s, "k" * 17, "x")
         ok(pre + "and a 17-byte key is 400", r.status == 400, repr(r))
         log = os.path.join(s.dir, "from-config.log")
-        text = read_text(log)
         ok(pre + "log-file from the file gets the log lines",
-           "msg=ready engine=file threads=4" in text, repr(text[-500:]))
+           wait_for(lambda: "msg=ready engine=file threads=4"
+                    in read_text(log)), repr(read_text(log)[-500:]))
         status = s.stop_worker()
         ok(pre + "the worker exits 0", status == 0, "status %r" % status)
 
@@ -193,8 +193,11 @@ def check_log_file_reopen():
         ok(pre + "the file is made with mode 0640",
            stat.S_IMODE(os.stat(log).st_mode) == 0o640 & ~current_umask(),
            oct(os.stat(log).st_mode))
+        # The request threads may answer the health check a moment before
+        # main logs "ready": wait for the line rather than race it.
         ok(pre + "start-up lines are in it",
-           "msg=ready engine=lsm" in read_text(log), read_text(log)[-300:])
+           wait_for(lambda: "msg=ready engine=lsm" in read_text(log)),
+           read_text(log)[-300:])
 
         os.rename(log, rotated)
         os.kill(s.worker_pid(), signal.SIGHUP)
