@@ -25,6 +25,7 @@
 #include "api/http_metrics.h"
 #include "api/http_status.h"
 #include "api/router.h"
+#include "util/deadline.h"
 #include "util/log.h"
 
 struct gate {
@@ -322,20 +323,6 @@ none_in_flight(struct fcgi_server *srv)
     return srv->gate.in_flight == 0;
 }
 
-static struct timespec
-deadline_after(unsigned ms)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (t.tv_nsec >= 1000000000) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000;
-    }
-    return t;
-}
-
 /* Ends the read side of every connection a thread holds: a thread parked
  * on a kept-alive connection then reads end-of-file, and libfcgi closes
  * it and goes back to accept(), which fails on the shut listening socket.
@@ -363,7 +350,7 @@ fcgi_server_stop(struct fcgi_server *srv, unsigned grace_ms)
     /* Wakes every thread blocked in accept(); closing the fd would not. */
     shutdown(srv->cfg.listen_fd, SHUT_RDWR);
 
-    struct timespec deadline = deadline_after(grace_ms);
+    struct timespec deadline = deadline_after_ms(grace_ms);
     /* Requests in flight finish first; only then are idle connections
      * ended, so no request is cut while it is being read. */
     wait_until(srv, &deadline, none_in_flight);

@@ -8,19 +8,7 @@
 #include <errno.h>
 #include <time.h>
 
-static struct timespec
-after_ms(unsigned ms)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_REALTIME, &t);
-    t.tv_sec += ms / 1000;
-    t.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (t.tv_nsec >= 1000000000) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000;
-    }
-    return t;
-}
+#include "util/deadline.h"
 
 static void *
 syncer_main(void *arg)
@@ -33,7 +21,7 @@ syncer_main(void *arg)
             continue;
         }
         /* Dirty: let the interval's other writes join, then sync. */
-        struct timespec deadline = after_ms(ps->interval_ms);
+        struct timespec deadline = deadline_after_ms(ps->interval_ms);
         int rc = 0;
         while (!ps->stop && rc != ETIMEDOUT)
             rc = pthread_cond_timedwait(&ps->cv, &ps->mu, &deadline);

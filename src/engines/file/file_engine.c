@@ -17,6 +17,7 @@
 
 #include "engines/file/file_engine_impl.h"
 #include "engines/file/file_merge.h"
+#include "util/deadline.h"
 #include "util/log.h"
 
 static struct file_engine *
@@ -484,13 +485,7 @@ merge_thread(void *arg)
     struct file_engine *fe = arg;
     pthread_mutex_lock(&fe->bg_mu);
     while (!fe->bg_stop) {
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += MERGE_POLL_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
+        struct timespec until = deadline_after_ms(MERGE_POLL_MS);
         pthread_cond_timedwait(&fe->bg_cond, &fe->bg_mu, &until);
         if (fe->bg_stop)
             break;

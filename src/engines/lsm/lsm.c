@@ -33,6 +33,7 @@
 #include "engines/lsm/level_iter.h"
 #include "engines/lsm/lsm_impl.h"
 #include "engines/lsm/merge_iter.h"
+#include "util/deadline.h"
 #include "util/io.h"
 #include "util/log.h"
 
@@ -196,14 +197,7 @@ compaction_due_locked(struct lsm_engine *e)
 static void
 timed_wait_locked(struct lsm_engine *e, uint64_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += (time_t)(ms / 1000);
-    ts.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    struct timespec ts = deadline_after_ms(ms);
     pthread_cond_timedwait(&e->cv, &e->mu, &ts);
 }
 
