@@ -21,12 +21,21 @@ check() { # name, command...
 }
 
 # make in the build directory, without the jobserver of the make check
-# that runs this test.
+# that runs this test, and one at a time: under make -j these tests run
+# side by side, and two makes in one build directory race over the same
+# generated files (flock, from util-linux, waits for the other).
 mk() {
-    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$builddir" "$@"
+    flock "$builddir/.strata-build-tests.lock" \
+        env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$builddir" "$@"
 }
 
-# The value of a make variable of this build, fully expanded.
+# The value of a make variable of this build, fully expanded. The value
+# line is marked, because make may first bring the Makefile up to date
+# and print configure's output on the way.
 # shellcheck disable=SC2016 # $($*) is make's, not the shell's
-printf 'strata-print-%%:\n\t@printf "%%s\\n" "$($*)"\n' >"$tmp/print.mk"
-makevar() { mk -f Makefile -f "$tmp/print.mk" "strata-print-$1"; }
+printf 'strata-print-%%:\n\t@printf "strata-value=%%s\\n" "$($*)"\n' \
+    >"$tmp/print.mk"
+makevar() {
+    mk -f Makefile -f "$tmp/print.mk" "strata-print-$1" |
+        sed -n 's/^strata-value=//p'
+}
