@@ -80,6 +80,17 @@ tu_dir_fixture_free(struct tu_dir_fixture *fx)
     free(fx);
 }
 
+size_t
+tu_binary_key(uint8_t *buf, uint32_t i)
+{
+    buf[0] = (uint8_t)i;
+    buf[1] = 0;
+    buf[2] = (uint8_t)(i >> 8);
+    buf[3] = (uint8_t)(i >> 16);
+    memset(buf + 4, 0, i % 5);
+    return 4 + i % 5;
+}
+
 char *
 tu_path_join(const char *dir, const char *name)
 {

@@ -32,6 +32,13 @@ struct tu_dir_fixture {
 struct tu_dir_fixture *tu_dir_fixture_new(const char *file);
 void tu_dir_fixture_free(struct tu_dir_fixture *fx);
 
+/* Writes key number 'i' into 'buf' (room for TU_BINARY_KEY_MAX bytes) and
+ * returns its length: binary, with NUL bytes, 4 to 8 bytes long, and
+ * distinct for every i below 2^24. For tables that must not assume text
+ * keys of one length. */
+enum { TU_BINARY_KEY_MAX = 8 };
+size_t tu_binary_key(uint8_t *buf, uint32_t i);
+
 /* Joins 'dir' and 'name' into a new string the caller frees. */
 char *tu_path_join(const char *dir, const char *name);
 

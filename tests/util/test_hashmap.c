@@ -236,18 +236,6 @@ test_hashmap_put_accepts_slices_borrowed_from_itself(void **state)
     hashmap_destroy(map);
 }
 
-static size_t
-make_key(uint8_t *buf, uint32_t i)
-{
-    /* Binary, with NULs, and of varying length. */
-    buf[0] = (uint8_t)i;
-    buf[1] = 0;
-    buf[2] = (uint8_t)(i >> 8);
-    buf[3] = (uint8_t)(i >> 16);
-    memset(buf + 4, 0, i % 5);
-    return 4 + i % 5;
-}
-
 static void
 test_hashmap_grows_past_many_resizes(void **state)
 {
@@ -257,7 +245,7 @@ test_hashmap_grows_past_many_resizes(void **state)
     uint64_t bytes = 0;
 
     for (uint32_t i = 0; i < N; i++) {
-        size_t kl = make_key(k, i);
+        size_t kl = tu_binary_key(k, i);
         uint32_t v = i * 2654435761u;
         assert_int_equal(
             hashmap_put(map, st_slice_make(k, kl), st_slice_make(&v, 4)),
@@ -268,21 +256,21 @@ test_hashmap_grows_past_many_resizes(void **state)
     assert_true(hashmap_data_bytes(map) == bytes);
 
     for (uint32_t i = 0; i < N; i++) {
-        size_t kl = make_key(k, i);
+        size_t kl = tu_binary_key(k, i);
         uint32_t v = i * 2654435761u;
         assert_get(map, st_slice_make(k, kl), st_slice_make(&v, 4));
     }
 
     /* Delete the odd keys: the even ones stay reachable. */
     for (uint32_t i = 1; i < N; i += 2) {
-        size_t kl = make_key(k, i);
+        size_t kl = tu_binary_key(k, i);
         assert_true(hashmap_delete(map, st_slice_make(k, kl)));
         bytes -= kl + 4;
     }
     assert_int_equal(hashmap_count(map), N / 2);
     assert_true(hashmap_data_bytes(map) == bytes);
     for (uint32_t i = 0; i < N; i++) {
-        size_t kl = make_key(k, i);
+        size_t kl = tu_binary_key(k, i);
         uint32_t v = i * 2654435761u;
         if (i % 2)
             assert_absent(map, st_slice_make(k, kl));
@@ -329,7 +317,7 @@ model_key(uint8_t *buf, size_t i)
 {
     if (i == 0)
         return st_slice_make(NULL, 0);
-    return st_slice_make(buf, make_key(buf, (uint32_t)i));
+    return st_slice_make(buf, tu_binary_key(buf, (uint32_t)i));
 }
 
 static void
@@ -488,13 +476,13 @@ test_hashmap_iteration_visits_every_entry_once(void **state)
     struct hashmap *map = hashmap_create();
     uint8_t k[16];
     for (uint32_t i = 0; i < N; i++) {
-        size_t kl = make_key(k, i);
+        size_t kl = tu_binary_key(k, i);
         assert_int_equal(
             hashmap_put(map, st_slice_make(k, kl), st_slice_make(&i, 4)),
             ST_OK);
     }
     for (uint32_t i = 0; i < N; i += 3) { /* leave holes */
-        size_t kl = make_key(k, i);
+        size_t kl = tu_binary_key(k, i);
         assert_true(hashmap_delete(map, st_slice_make(k, kl)));
     }
 
@@ -507,7 +495,7 @@ test_hashmap_iteration_visits_every_entry_once(void **state)
         assert_int_equal(val.len, 4);
         memcpy(&i, val.ptr, 4);
         assert_true(i < N);
-        size_t kl = make_key(k, i);
+        size_t kl = tu_binary_key(k, i);
         assert_int_equal(key.len, kl);
         assert_memory_equal(key.ptr, k, kl);
         seen[i]++;

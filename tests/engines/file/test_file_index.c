@@ -183,18 +183,6 @@ test_file_index_keys_are_copied_and_binary(void **state)
     file_index_destroy(idx);
 }
 
-static size_t
-make_key(uint8_t *buf, uint32_t i)
-{
-    /* Binary, with NULs, and of varying length. */
-    buf[0] = (uint8_t)i;
-    buf[1] = 0;
-    buf[2] = (uint8_t)(i >> 8);
-    buf[3] = (uint8_t)(i >> 16);
-    memset(buf + 4, 0, i % 5);
-    return 4 + i % 5;
-}
-
 /* 100,000 keys take the slot array past 2 MiB, where it is mapped
  * rather than allocated, and through many resizes. */
 static void
@@ -208,7 +196,7 @@ test_file_index_grows_past_many_resizes(void **state)
     bool had_old;
     for (uint32_t i = 0; i < N; i++) {
         struct file_loc l = loc_of(i);
-        assert_int_equal(file_index_put(idx, st_slice_make(k, make_key(k, i)),
+        assert_int_equal(file_index_put(idx, st_slice_make(k, tu_binary_key(k, i)),
                                         &l, &old, &had_old),
                          ST_OK);
         assert_false(had_old);
@@ -216,15 +204,15 @@ test_file_index_grows_past_many_resizes(void **state)
     assert_int_equal(file_index_count(idx), N);
     for (uint32_t i = 0; i < N; i++) {
         struct file_loc l = loc_of(i);
-        assert_has(idx, st_slice_make(k, make_key(k, i)), &l);
+        assert_has(idx, st_slice_make(k, tu_binary_key(k, i)), &l);
     }
     /* Delete the odd keys: the even ones stay reachable. */
     for (uint32_t i = 1; i < N; i += 2)
-        assert_true(file_index_delete(idx, st_slice_make(k, make_key(k, i))));
+        assert_true(file_index_delete(idx, st_slice_make(k, tu_binary_key(k, i))));
     assert_int_equal(file_index_count(idx), N / 2);
     for (uint32_t i = 0; i < N; i++) {
         struct file_loc l = loc_of(i);
-        assert_has(idx, st_slice_make(k, make_key(k, i)), i % 2 ? NULL : &l);
+        assert_has(idx, st_slice_make(k, tu_binary_key(k, i)), i % 2 ? NULL : &l);
     }
     file_index_destroy(idx);
 }
@@ -244,7 +232,7 @@ model_check_all(const struct file_index *idx, const struct model *m)
     uint8_t kb[16];
     assert_int_equal(file_index_count(idx), m->count);
     for (size_t i = 0; i < m->nkeys; i++)
-        assert_has(idx, st_slice_make(kb, make_key(kb, (uint32_t)i)),
+        assert_has(idx, st_slice_make(kb, tu_binary_key(kb, (uint32_t)i)),
                    m->present[i] ? &m->locs[i] : NULL);
 
     /* Iteration visits every key once, with its location. */
@@ -257,7 +245,7 @@ model_check_all(const struct file_index *idx, const struct model *m)
         size_t i = 0;
         while (
             i < m->nkeys &&
-            !st_slice_equal(key, st_slice_make(kb, make_key(kb, (uint32_t)i))))
+            !st_slice_equal(key, st_slice_make(kb, tu_binary_key(kb, (uint32_t)i))))
             i++;
         assert_true(i < m->nkeys);
         assert_true(m->present[i]);
@@ -281,7 +269,7 @@ run_model(struct tu_rng *rng, size_t nkeys, int ops)
     uint8_t kb[16];
     for (int op = 0; op < ops; op++) {
         size_t i = tu_rng_below(rng, nkeys);
-        st_slice key = st_slice_make(kb, make_key(kb, (uint32_t)i));
+        st_slice key = st_slice_make(kb, tu_binary_key(kb, (uint32_t)i));
         uint64_t r = tu_rng_below(rng, 100);
         if (r < 50) {
             struct file_loc l = loc_of(tu_rng_next(rng) >> 20), old;
